@@ -1,0 +1,5 @@
+import sys
+
+from sceau.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,100 @@
+"""HTTP plumbing shared by every service: bounded bodies, strict JSON, one error mapping.
+
+Every service raises :mod:`sceau.errors` exceptions; :func:`install_error_handlers` turns
+them into ``{"code", "message"}`` JSON with the right status, so no handler ever has to
+build an error response by hand and client input never becomes a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from sceau.errors import (
+    Conflict,
+    InputError,
+    Overloaded,
+    PayloadTooLarge,
+    SceauError,
+    UnsupportedMediaType,
+)
+
+log = logging.getLogger("sceau.http")
+
+DEFAULT_BODY_LIMIT = 4 * 1024 * 1024
+
+
+async def read_body(request: Request, limit: int = DEFAULT_BODY_LIMIT) -> bytes:
+    """Read the request body, refusing (413) as soon as it exceeds ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise InputError("Content-Length is not a number")
+        if int(declared) > limit:
+            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json_object(body: bytes, what: str = "request body") -> dict[str, Any]:
+    """Parse ``body`` as a JSON object or raise a precise :class:`InputError`."""
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"{what} is not valid JSON: {e}") from e
+    if not isinstance(value, dict):
+        raise InputError(f"{what} must be a JSON object")
+    return value
+
+
+async def read_json(
+    request: Request, limit: int = DEFAULT_BODY_LIMIT, *, require_json_type: bool = False
+) -> dict[str, Any]:
+    """Read a bounded JSON object body."""
+    if require_json_type:
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype and ctype != "application/json":
+            raise UnsupportedMediaType(f"expected Content-Type application/json, got {ctype}")
+    return parse_json_object(await read_body(request, limit))
+
+
+def error_body(code: int | str, message: str) -> dict[str, Any]:
+    return {"code": code, "message": message}
+
+
+def error_response(exc: SceauError) -> Response:
+    headers: dict[str, str] = {}
+    if isinstance(exc, Overloaded):
+        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    if isinstance(exc, Conflict) and isinstance(exc.existing, str):
+        headers["Location"] = exc.existing
+    message = exc.message if exc.status < 500 or isinstance(exc, Overloaded) else "internal error"
+    return JSONResponse(error_body(exc.status, message), status_code=exc.status, headers=headers)
+
+
+def install_error_handlers(app: Starlette) -> None:
+    """Map sceau errors to JSON responses; anything else is logged and becomes a bare 500."""
+
+    async def on_sceau_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SceauError)
+        if exc.status >= 500 and not isinstance(exc, Overloaded):
+            log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
+        return error_response(exc)
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("%s %s crashed", request.method, request.url.path)
+        return JSONResponse(error_body(500, "internal error"), status_code=500)
+
+    app.add_exception_handler(SceauError, on_sceau_error)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,17 @@
+"""Shared test fixtures: where the vectors are, and a real server on a free port."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+VECTORS = ROOT.parent / "shared" / "vectors"
+
+
+@pytest.fixture(scope="session")
+def vectors() -> Path:
+    if not VECTORS.is_dir():
+        pytest.fail(f"test vectors not found at {VECTORS} (shared/ must sit beside the checkout)")
+    return VECTORS

@@ -19,7 +19,13 @@ from rfc3161_client import decode_timestamp_response as decode
 from rfc3161_client.base import HashAlgorithm
 
 from sceau.errors import InputError
-from sceau.services.tsa import SIGSTORE_POLICY_OID, TimestampAuthority, TSAChain, make_tsa_chain
+from sceau.services.tsa import (
+    SIGSTORE_POLICY_OID,
+    TimestampAuthority,
+    TimestampRequest,
+    TSAChain,
+    make_tsa_chain,
+)
 from tests.tsa.helpers import der_request, verify_reply
 
 SIG = b"\x30\x45 a signature over some artifact"
@@ -295,3 +301,24 @@ def test_mutated_requests_never_crash(tsa: TimestampAuthority) -> None:
         decode(reply)
         granted += 1
     assert refused > 500 and granted > 50
+
+
+def test_issue_checks_hand_built_requests(tsa: TimestampAuthority, tsa_chain: TSAChain) -> None:
+    digest = hashlib.sha256(SIG).digest()
+    reply = tsa.issue(TimestampRequest("sha256", digest, nonce=9, cert_req=True))
+    assert verify_reply(reply, SIG, tsa_chain.chain).tst_info.nonce == 9
+    with pytest.raises(InputError, match="expected 48 bytes"):
+        tsa.issue(TimestampRequest("sha384", digest))
+    with pytest.raises(InputError, match="weak hash"):
+        tsa.issue(TimestampRequest("sha1", digest[:20]))
+
+
+def test_signing_time_after_2049(tsa_chain: TSAChain) -> None:
+    late = dt.datetime(2051, 1, 1, tzinfo=dt.UTC)
+    tsa = TimestampAuthority(tsa_chain.leaf_signer, tsa_chain.chain, clock=lambda: late)
+    _, signed_data = _token(tsa.respond(der_request(SIG)))
+    attrs = {
+        a["type"].native: a["values"][0] for a in signed_data["signer_infos"][0]["signed_attrs"]
+    }
+    assert attrs["signing_time"].name == "generalized_time"
+    assert attrs["signing_time"].native == late

@@ -156,6 +156,11 @@ def _digest_algorithm(name: str) -> algos.DigestAlgorithm:
     return algos.DigestAlgorithm({"algorithm": name, "parameters": None})
 
 
+def _cms_time(when: dt.datetime) -> cms.Time:
+    # RFC 5652 §11.3: UTCTime for 1950-2049, GeneralizedTime otherwise.
+    return cms.Time(name="utc_time" if when.year < 2050 else "generalized_time", value=when)
+
+
 def _der_sorted(items: Sequence[bytes]) -> list[bytes]:
     """X.690 §11.6: SET OF elements in ascending order of their encodings."""
     # Compare with shorter encodings padded with zero octets, as the rule says.
@@ -248,7 +253,15 @@ class TimestampAuthority:
         return self.issue(parse_json_request(obj))
 
     def issue(self, request: TimestampRequest) -> bytes:
-        """Sign a token for an already validated request."""
+        """Sign a token for a request from a parser (or built by hand: then checked here)."""
+        if not request.imprint:
+            request = _checked(
+                _hash_name(request.hash_algorithm),
+                request.digest,
+                request.nonce,
+                request.policy,
+                request.cert_req,
+            )
         policy = request.policy or self.policy_oid
         if policy not in self.accepted_policies:
             raise InputError(
@@ -259,7 +272,7 @@ class TimestampAuthority:
         signed_attrs = cms.CMSAttributes(
             [
                 {"type": "content_type", "values": ["tst_info"]},
-                {"type": "signing_time", "values": [cms.Time(name="utc_time", value=gen_time)]},
+                {"type": "signing_time", "values": [_cms_time(gen_time)]},
                 {
                     "type": "message_digest",
                     "values": [hashlib.new(self._digest, tst_info).digest()],

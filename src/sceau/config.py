@@ -1,0 +1,82 @@
+"""An instance's configuration: ``sceau.toml`` plus ``SCEAU_*`` environment overrides.
+
+Every key is documented in ``docs/configuration.md``. Paths in the file are relative to
+the instance directory. Environment overrides use ``SCEAU_<SECTION>_<KEY>`` in upper case
+(e.g. ``SCEAU_STORAGE_DSN``), so secrets such as a database password need not sit in the
+file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sceau.errors import InputError
+
+CONFIG_NAME = "sceau.toml"
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+@dataclass(frozen=True)
+class InstanceConfig:
+    """The parsed ``sceau.toml`` of one instance directory."""
+
+    dir: Path
+    raw: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> InstanceConfig:
+        d = Path(directory).resolve()
+        path = d / CONFIG_NAME
+        try:
+            raw = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise InputError(f"{path} not found: run `sceau init --dir {directory}` first") from None
+        except tomllib.TOMLDecodeError as e:
+            raise InputError(f"{path} is not valid TOML: {e}") from e
+        _apply_env(raw)
+        return cls(d, raw)
+
+    def get(self, section: str, key: str, default: Any = None) -> Any:
+        return self.raw.get(section, {}).get(key, default)
+
+    def path(self, section: str, key: str, default: str) -> Path:
+        return self.dir / str(self.get(section, key, default))
+
+    @property
+    def url(self) -> str:
+        return str(self.get("instance", "url", DEFAULT_URL)).rstrip("/")
+
+    @property
+    def host(self) -> str:
+        """host[:port] of the instance URL: the checkpoint origin / key name of its logs."""
+        return urlsplit(self.url).netloc
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.dir / "keys"
+
+    @property
+    def trust_dir(self) -> Path:
+        return self.dir / "trust"
+
+    @property
+    def tuf_dir(self) -> Path:
+        return self.dir / "tuf"
+
+
+def _apply_env(raw: dict[str, Any]) -> None:
+    """``SCEAU_SECTION_KEY=value`` overrides ``[section] key`` (values parsed as TOML)."""
+    for name, value in os.environ.items():
+        if not name.startswith("SCEAU_") or name.count("_") < 2:
+            continue
+        section, _, key = name[len("SCEAU_") :].lower().partition("_")
+        try:
+            parsed = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            parsed = value
+        raw.setdefault(section, {})[key] = parsed

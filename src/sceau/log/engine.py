@@ -1,0 +1,574 @@
+"""The log engine: a batching sequencer over tiled Merkle trees, one or more logs at a time.
+
+Appends join a per-log pool. A sequencer task takes the pool every ``batch_interval``
+seconds (or as soon as ``batch_size`` entries wait), and in one writer thread:
+
+1. drops entries whose leaf hash the log already holds (best-effort dedup),
+2. assigns contiguous indexes and integrates the leaves into tiles (pure, in memory),
+3. signs one checkpoint for the new tree head,
+4. commits tiles, entry bundles, leaf index, search keys and the head in **one
+   transaction** (one fsync), and only then
+5. releases every waiting caller with its index, inclusion proof and the checkpoint.
+
+An index is acknowledged only after step 4, so a crash loses nothing acknowledged; a
+restart reloads the last durable head and its right-edge tiles (checked) and continues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from sceau.errors import InputError, InternalError, NotFound, Overloaded
+from sceau.log.integrate import (
+    ENTRIES,
+    MAX_ENTRY_SIZE,
+    Integration,
+    TileKey,
+    TreeEdge,
+    TreeHasher,
+    integrate,
+    join_bundle,
+    split_bundle,
+)
+from sceau.log.storage import BatchWrite, Storage, TreeHead
+from sceau.merkle import leaf_hash, verify_inclusion
+from sceau.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, tile_width_at
+from sceau.note import Checkpoint, NoteSigner, sign_note
+
+log = logging.getLogger("sceau.log")
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """One log: its checkpoint origin, the keys that sign its checkpoints, its genesis."""
+
+    name: str
+    origin: str
+    note_signers: Sequence[NoteSigner]
+    genesis: bytes | None = None  # written as leaf 0 when the log is created
+
+
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    size: int
+    root_hash: bytes
+    timestamp_ms: int
+    note: str  # the full signed note text
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    index: int
+    leaf_hash: bytes
+    proof: list[bytes]
+    checkpoint: SignedCheckpoint
+    timestamp_ms: int  # integration time of the batch that holds the entry
+    duplicate: bool = False
+
+
+@dataclass
+class _Pending:
+    entry: bytes
+    leaf_hash: bytes
+    keys: tuple[str, ...]
+    futures: list[asyncio.Future[AppendResult]] = field(default_factory=list)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class _TileCache:
+    """A small LRU of immutable (full) tiles and bundles, shared by reader threads."""
+
+    def __init__(self, capacity: int = 512) -> None:
+        self._data: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+        self._capacity = capacity
+
+    def get(self, key: tuple[str, int, int]) -> bytes | None:
+        data = self._data.get(key)
+        if data is not None:
+            with contextlib.suppress(KeyError):
+                self._data.move_to_end(key)
+        return data
+
+    def put(self, key: tuple[str, int, int], data: bytes) -> None:
+        self._data[key] = data
+        while len(self._data) > self._capacity:
+            with contextlib.suppress(KeyError, StopIteration):
+                self._data.popitem(last=False)
+
+
+class Log:
+    """One named log inside a :class:`LogEngine`. Obtain it with ``engine.add_log``."""
+
+    def __init__(self, engine: LogEngine, config: LogConfig) -> None:
+        self.engine = engine
+        self.config = config
+        self.name = config.name
+        self.origin = config.origin
+        self._storage = engine.storage
+        self._pool: dict[bytes, _Pending] = {}
+        self._in_flight = 0
+        self._wake = asyncio.Event()
+        self._full = asyncio.Event()
+        self._edge = TreeEdge()
+        self._head: SignedCheckpoint | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._first_arrival = 0.0
+
+    # -- start-up ---------------------------------------------------------------------
+
+    def _open(self, create: bool) -> None:
+        """Load (or create) the log; runs in the writer thread. Raises if state is damaged."""
+        stored = self._storage.load_head(self.name)
+        if stored is None:
+            if not create:
+                raise InternalError(
+                    f"log {self.name!r} does not exist in storage (run `sceau init`)"
+                )
+            first = None
+            if self.config.genesis is not None:
+                integ = integrate(
+                    TreeEdge(),
+                    [leaf_hash(self.config.genesis)],
+                    [self.config.genesis],
+                    self._load_tile,
+                )
+                first = self._batch_write(integ, [(leaf_hash(self.config.genesis), 0)], [])
+            self._storage.create_log(self.name, self.origin, first)
+            stored = self._storage.load_head(self.name)
+            assert stored is not None
+        origin = self._storage.log_origin(self.name)
+        if origin != self.origin:
+            raise InternalError(
+                f"log {self.name!r} was created with origin {origin!r}, config says {self.origin!r}"
+            )
+        self._edge = self._check_stored(stored)
+        self._head = SignedCheckpoint(
+            stored.size, stored.root_hash, stored.timestamp_ms, stored.note
+        )
+
+    def _check_stored(self, head: TreeHead) -> TreeEdge:
+        """Refuse to serve a log whose tiles or head disagree (truncated or corrupt state)."""
+        what = f"log {self.name!r} is damaged"
+        for level, idx, nbytes in self._storage.tile_sizes(self.name):
+            if level == ENTRIES:
+                continue
+            want = tile_width_at(level, idx, head.size)
+            if nbytes % 32 or nbytes // 32 < want or nbytes > TILE_WIDTH * 32:
+                raise InternalError(
+                    f"{what}: tile {level}/{idx} has {nbytes} bytes, expected {want} hashes"
+                )
+        try:
+            edge = TreeEdge.load(head.size, self._load_tile_strict)
+        except InternalError as e:
+            raise InternalError(f"{what}: {e.message}") from e
+        root = TreeHasher(
+            head.size, {(lvl, i): h for lvl, (i, h) in edge.tiles.items()}, self._load_tile_strict
+        ).root()
+        if root != head.root_hash:
+            raise InternalError(f"{what}: tiles give a root hash that differs from the stored head")
+        if head.size:
+            try:
+                cp = Checkpoint.parse(head.note.split("\n\n", 1)[0] + "\n")
+            except Exception as e:
+                raise InternalError(f"{what}: stored checkpoint does not parse: {e}") from e
+            if (cp.size, cp.root_hash, cp.origin) != (head.size, head.root_hash, self.origin):
+                raise InternalError(f"{what}: stored checkpoint does not match the tree head")
+            idx, data = edge.bundle
+            entries = split_bundle(data)
+            first = idx << TILE_HEIGHT
+            tile0 = edge.tiles[0][1]
+            for i, e in enumerate(entries):
+                if leaf_hash(e) != tile0[(first + i) & (TILE_WIDTH - 1)]:
+                    raise InternalError(f"{what}: entry {first + i} does not match its leaf hash")
+        return edge
+
+    def _load_tile_strict(self, key: TileKey) -> bytes:
+        data = self._storage.read_tiles(self.name, [key]).get(key)
+        if data is None:
+            raise InternalError(f"tile {key[0]}/{key[1]} is missing")
+        return data
+
+    _load_tile = _load_tile_strict
+
+    # -- appending --------------------------------------------------------------------
+
+    async def append(self, entry: bytes, keys: Sequence[str] = ()) -> AppendResult:
+        """Add ``entry``; resolves once it is durable in a signed checkpoint."""
+        if not isinstance(entry, bytes | bytearray):
+            raise TypeError("entry must be bytes")
+        if len(entry) > MAX_ENTRY_SIZE:
+            raise InputError(f"log entry of {len(entry)} bytes exceeds {MAX_ENTRY_SIZE} bytes")
+        if self._closing or self._task is None:
+            raise Overloaded(f"log {self.name} is not accepting entries", retry_after=1)
+        if len(self._pool) + self._in_flight >= self.engine.max_pending:
+            raise Overloaded(f"log {self.name} is overloaded, retry later", retry_after=1)
+        lh = leaf_hash(bytes(entry))
+        fut: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
+        pending = self._pool.get(lh)
+        if pending is None:
+            pending = self._pool[lh] = _Pending(bytes(entry), lh, tuple(keys))
+            if len(self._pool) == 1:
+                self._first_arrival = asyncio.get_running_loop().time()
+                self._wake.set()
+            if len(self._pool) >= self.engine.batch_size:
+                self._full.set()
+        pending.futures.append(fut)
+        return await fut
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = self.engine.batch_interval
+        while True:
+            await self._wake.wait()
+            if not self._pool:
+                self._wake.clear()
+                if self._closing:
+                    return
+                continue
+            # The interval runs from the first pending entry's arrival, so a batch that waited
+            # while the previous one was committing goes out at once.
+            remaining = self._first_arrival + interval - loop.time()
+            if remaining > 0 and len(self._pool) < self.engine.batch_size and not self._closing:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), timeout=remaining)
+            self._full.clear()
+            batch = self._take_batch()
+            self._in_flight = len(batch)
+            try:
+                results = await loop.run_in_executor(self.engine._writer, self._sequence, batch)
+            except Exception as e:  # a failed batch: nothing was acknowledged; recover
+                log.error("log %s: batch of %d failed: %s", self.name, len(batch), e)
+                error = (
+                    e
+                    if isinstance(e, Overloaded)
+                    else Overloaded(
+                        f"log {self.name}: could not sequence the entry, retry", retry_after=1
+                    )
+                )
+                for p in batch:
+                    for f in p.futures:
+                        if not f.done():
+                            f.set_exception(error)
+                await loop.run_in_executor(self.engine._writer, self._reload)
+            else:
+                for p, r in zip(batch, results, strict=True):
+                    for i, f in enumerate(p.futures):
+                        if not f.done():  # later identical appends are duplicates of the first
+                            f.set_result(r if i == 0 else dataclasses.replace(r, duplicate=True))
+            finally:
+                self._in_flight = 0
+            if not self._pool:
+                self._wake.clear()
+                if self._closing:
+                    return
+
+    def _take_batch(self) -> list[_Pending]:
+        size = self.engine.batch_size
+        if len(self._pool) <= size:
+            batch = list(self._pool.values())
+            self._pool = {}
+        else:
+            keys = list(self._pool)[:size]
+            batch = [self._pool.pop(k) for k in keys]
+        return batch
+
+    def _reload(self) -> None:
+        stored = self._storage.load_head(self.name)
+        if stored is None:
+            raise InternalError(f"log {self.name!r} vanished from storage")
+        self._edge = self._check_stored(stored)
+        self._head = SignedCheckpoint(
+            stored.size, stored.root_hash, stored.timestamp_ms, stored.note
+        )
+
+    def _batch_write(
+        self, integ: Integration, leaves: list[tuple[bytes, int]], keys: list[tuple[str, int]]
+    ) -> BatchWrite:
+        prev = self._head.timestamp_ms if self._head else 0
+        ts = max(_now_ms(), prev)
+        root = integ.root
+        body = Checkpoint(self.origin, integ.edge.size, root).body()
+        note = sign_note(body, self.config.note_signers)
+        return BatchWrite(
+            self.name,
+            integ.old_size,
+            TreeHead(integ.edge.size, root, note, ts),
+            integ.writes,
+            leaves,
+            keys,
+        )
+
+    def _sequence(self, batch: list[_Pending]) -> list[AppendResult]:
+        """Writer thread: under the sequencer lease, dedup, integrate, sign, commit."""
+        with self._storage.sequencer_lease(self.name):
+            stored = self._storage.load_head(self.name)
+            if stored is None:
+                raise InternalError(f"log {self.name!r} vanished from storage")
+            if stored.size != self._edge.size:
+                # Another process sequenced since our last batch (shared storage): catch up.
+                self._edge = self._check_stored(stored)
+                self._head = SignedCheckpoint(
+                    stored.size, stored.root_hash, stored.timestamp_ms, stored.note
+                )
+            return self._sequence_leased(batch)
+
+    def _sequence_leased(self, batch: list[_Pending]) -> list[AppendResult]:
+        existing = self._storage.find_leaves(self.name, [p.leaf_hash for p in batch])
+        fresh = [p for p in batch if p.leaf_hash not in existing]
+        old_size = self._edge.size
+        integ = integrate(
+            self._edge, [p.leaf_hash for p in fresh], [p.entry for p in fresh], self._load_tile
+        )
+        index_of = dict(existing)
+        leaves: list[tuple[bytes, int]] = []
+        keys: list[tuple[str, int]] = []
+        for i, p in enumerate(fresh):
+            idx = old_size + i
+            index_of[p.leaf_hash] = idx
+            leaves.append((p.leaf_hash, idx))
+            keys.extend((k, idx) for k in p.keys)
+        if fresh:
+            write = self._batch_write(integ, leaves, keys)
+            # Self-check before anything is acknowledged: the proofs we hand out must verify.
+            for i in {old_size, integ.edge.size - 1}:
+                verify_inclusion(
+                    i,
+                    integ.edge.size,
+                    integ.hasher.node(0, i),
+                    integ.hasher.inclusion_proof(i),
+                    write.head.root_hash,
+                )
+            # Commit point. Before it returns nothing of this batch is visible or acknowledged;
+            # after it, tiles, bundles, leaf index and head are durable together.
+            self._storage.commit(write)  # raises StaleHead if another sequencer moved the head
+            self._edge = integ.edge
+            h = write.head
+            self._head = SignedCheckpoint(h.size, h.root_hash, h.timestamp_ms, h.note)
+        head = self._head
+        assert head is not None
+        out: list[AppendResult] = []
+        for p in batch:
+            idx = index_of[p.leaf_hash]
+            dup = p.leaf_hash in existing
+            ts = head.timestamp_ms if not dup else (self._storage.batch_time(self.name, idx) or 0)
+            out.append(
+                AppendResult(idx, p.leaf_hash, integ.hasher.inclusion_proof(idx), head, ts, dup)
+            )
+        return out
+
+    # -- reading ----------------------------------------------------------------------
+
+    async def latest(self) -> SignedCheckpoint:
+        """The newest durable checkpoint (re-read from storage when other processes write)."""
+        if self._head is None:
+            raise InternalError(f"log {self.name} is not open")
+        if getattr(self._storage, "shared", False):
+            stored = await self._read(self._storage.load_head, self.name)
+            if stored is not None and stored.size > self._head.size:
+                return SignedCheckpoint(
+                    stored.size, stored.root_hash, stored.timestamp_ms, stored.note
+                )
+        return self._head
+
+    @property
+    def size(self) -> int:
+        return self._head.size if self._head else 0
+
+    async def _read(self, fn, *args):  # type: ignore[no-untyped-def]
+        return await asyncio.get_running_loop().run_in_executor(self.engine._readers, fn, *args)
+
+    def _read_tile_sync(self, key: TileKey, width: int) -> bytes:
+        """The first ``width`` hashes (or entries) of tile ``key``, from cache or storage."""
+        level, idx = key
+        cache_key = (self.name, level, idx)
+        data = self.engine._cache.get(cache_key)
+        if data is None:
+            data = self._storage.read_tiles(self.name, [key]).get(key)
+            if data is None:
+                raise InternalError(f"log {self.name}: tile {level}/{idx} is missing from storage")
+        if level == ENTRIES:
+            entries = split_bundle(data)
+            if len(entries) < width:
+                raise InternalError(f"log {self.name}: entry bundle {idx} is short")
+            if len(entries) == TILE_WIDTH:
+                self.engine._cache.put(cache_key, data)
+            return data if len(entries) == width else join_bundle(entries[:width])
+        if len(data) < width * 32:
+            raise InternalError(f"log {self.name}: tile {level}/{idx} is short")
+        if len(data) == TILE_WIDTH * 32:
+            self.engine._cache.put(cache_key, data)
+        return data[: width * 32]
+
+    def _hasher(self, size: int) -> TreeHasher:
+        tiles: dict[TileKey, list[bytes]] = {}
+        if size == self._edge.size:
+            tiles = {(lvl, i): h for lvl, (i, h) in self._edge.tiles.items()}
+
+        def load(key: TileKey) -> bytes:
+            return self._read_tile_sync(key, tile_width_at(key[0], key[1], size))
+
+        return TreeHasher(size, tiles, load)
+
+    def _check_size(self, size: int) -> None:
+        if not 0 < size <= self.size:
+            raise NotFound(f"tree size {size} is not between 1 and the current size {self.size}")
+
+    async def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        self._check_size(size)
+        if not 0 <= index < size:
+            raise NotFound(f"index {index} is not in the tree of size {size}")
+        return await self._read(lambda: self._hasher(size).inclusion_proof(index))
+
+    async def inclusion_proofs(self, indexes: Iterable[int], size: int) -> list[list[bytes]]:
+        """Proofs for many indexes at one tree size, sharing the hashing work."""
+        self._check_size(size)
+        wanted = list(indexes)
+        for index in wanted:
+            if not 0 <= index < size:
+                raise NotFound(f"index {index} is not in the tree of size {size}")
+
+        def prove() -> list[list[bytes]]:
+            hasher = self._hasher(size)
+            return [hasher.inclusion_proof(i) for i in wanted]
+
+        return await self._read(prove)
+
+    async def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        self._check_size(second)
+        if not 0 <= first <= second:
+            raise InputError(f"first size {first} must be between 0 and {second}")
+        return await self._read(lambda: self._hasher(second).consistency_proof(first))
+
+    async def root_at(self, size: int) -> bytes:
+        self._check_size(size)
+        return await self._read(lambda: self._hasher(size).root())
+
+    async def get_entries(self, start: int, end: int) -> list[bytes]:
+        """Entries ``[start, end)``; ``end`` is clipped to the tree size."""
+        size = self.size
+        end = min(end, size)
+        if not 0 <= start < end:
+            raise NotFound(f"no entries in [{start}, {end}) for tree size {size}")
+
+        def read() -> list[bytes]:
+            out: list[bytes] = []
+            for b in range(start >> TILE_HEIGHT, ((end - 1) >> TILE_HEIGHT) + 1):
+                entries = split_bundle(
+                    self._read_tile_sync((ENTRIES, b), tile_width_at(ENTRIES, b, size))
+                )
+                base = b << TILE_HEIGHT
+                out.extend(entries[max(start - base, 0) : end - base])
+            return out
+
+        return await self._read(read)
+
+    async def get_entry(self, index: int) -> bytes:
+        return (await self.get_entries(index, index + 1))[0]
+
+    async def entry_time(self, index: int) -> int:
+        if not 0 <= index < self.size:
+            raise NotFound(f"index {index} is not in the log")
+        t = await self._read(self._storage.batch_time, self.name, index)
+        if t is None:
+            raise InternalError(f"log {self.name}: no batch time for index {index}")
+        return t
+
+    async def find_leaf(self, lh: bytes) -> int | None:
+        found = await self._read(self._storage.find_leaves, self.name, [lh])
+        return found.get(lh)
+
+    async def lookup(self, key: str, limit: int = 1000) -> list[int]:
+        return await self._read(self._storage.lookup, self.name, key, limit)
+
+    async def read_tile(self, level: int, index: int, width: int) -> bytes:
+        """Tile ``(level, index)`` at ``width`` (256 = full); NotFound if it doesn't exist yet.
+
+        Tiles only grow, so the tile as it was at ``width`` is a prefix of the stored one.
+        """
+        if tile_width_at(level, index, self.size) < width:
+            raise NotFound(f"tile {level}/{index} of width {width} does not exist")
+        return await self._read(self._read_tile_sync, (level, index), width)
+
+    async def read_path(self, path: str) -> tuple[bytes, str, str]:
+        """C2SP read path: ``(body, content type, cache control)`` for ``checkpoint``/``tile/…``."""
+        from sceau.log.readpath import read_path
+
+        return await read_path(self, path)
+
+
+class LogEngine:
+    """Hosts several named logs over one storage driver, each with its own sequencer."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        batch_interval: float = 0.05,
+        batch_size: int = 2048,
+        max_pending: int = 50_000,
+        reader_threads: int = 4,
+    ) -> None:
+        self.storage = storage
+        self.batch_interval = batch_interval
+        self.batch_size = batch_size
+        self.max_pending = max_pending
+        self._logs: dict[str, Log] = {}
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="sceau-log-writer")
+        self._readers = ThreadPoolExecutor(reader_threads, thread_name_prefix="sceau-log-reader")
+        self._cache = _TileCache()
+        self._started = False
+
+    def add_log(self, config: LogConfig) -> Log:
+        if config.name in self._logs:
+            raise ValueError(f"log {config.name!r} already added")
+        if self._started:
+            raise RuntimeError("add logs before start()")
+        lg = self._logs[config.name] = Log(self, config)
+        return lg
+
+    def log(self, name: str) -> Log:
+        try:
+            return self._logs[name]
+        except KeyError:
+            raise NotFound(f"no log named {name!r}") from None
+
+    @property
+    def logs(self) -> dict[str, Log]:
+        return dict(self._logs)
+
+    async def start(self, *, create: bool = True) -> None:
+        """Open (or, with ``create``, create) every log and start its sequencer."""
+        loop = asyncio.get_running_loop()
+        for lg in self._logs.values():
+            await loop.run_in_executor(self._writer, lg._open, create)
+        for lg in self._logs.values():
+            lg._closing = False
+            lg._task = asyncio.create_task(lg._run(), name=f"sequencer-{lg.name}")
+        self._started = True
+
+    async def close(self) -> None:
+        """Sequence what is pending, stop the sequencers, close storage."""
+        for lg in self._logs.values():
+            lg._closing = True
+            lg._wake.set()
+            lg._full.set()
+        for lg in self._logs.values():
+            if lg._task is not None:
+                await lg._task
+                lg._task = None
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        self.storage.close()
+        self._started = False

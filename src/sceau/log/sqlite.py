@@ -1,0 +1,243 @@
+"""SQLite storage driver: the embedded default (WAL, synchronous=FULL).
+
+One database file holds every log of an engine. The writer connection is used only by
+the engine's sequencing thread; each reader thread gets its own connection (WAL lets
+readers run beside the writer). A batch is one transaction, so one fsync per batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from sceau.errors import InternalError
+from sceau.log.storage import BatchWrite, StaleHead, TileKey, TreeHead
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS logs (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    origin TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    root BLOB NOT NULL,
+    note TEXT NOT NULL,
+    timestamp_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tiles (
+    log INTEGER NOT NULL, level INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (log, level, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS leaves (
+    log INTEGER NOT NULL, hash BLOB NOT NULL, idx INTEGER NOT NULL,
+    PRIMARY KEY (log, hash)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS search (
+    log INTEGER NOT NULL, key TEXT NOT NULL, idx INTEGER NOT NULL,
+    PRIMARY KEY (log, key, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS batches (
+    log INTEGER NOT NULL, first INTEGER NOT NULL, timestamp_ms INTEGER NOT NULL,
+    PRIMARY KEY (log, first)
+) WITHOUT ROWID;
+"""
+
+
+class SQLiteStorage:
+    """A :class:`~sceau.log.storage.Storage` in one SQLite file."""
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise InternalError(f"log database {self.path} does not exist (run `sceau init`)")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One sequencing process per database file: the lock is held while we are open.
+        self._lock_fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            raise InternalError(f"log database {self.path} is in use by another process") from None
+        self._writer = self._connect()
+        self._writer.executescript(SCHEMA)
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._ids: dict[str, int] = {}
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+            conn.execute("PRAGMA query_only=1")
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def _id(self, name: str) -> int:
+        log_id = self._ids.get(name)
+        if log_id is None:
+            row = self._reader().execute("SELECT id FROM logs WHERE name=?", (name,)).fetchone()
+            if row is None:
+                raise InternalError(f"no log named {name!r} in {self.path}")
+            log_id = self._ids[name] = row[0]
+        return log_id
+
+    # -- writer -----------------------------------------------------------------------
+
+    def create_log(self, name: str, origin: str, first: BatchWrite | None) -> None:
+        c = self._writer
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            c.execute(
+                "INSERT INTO logs(name, origin, size, root, note, timestamp_ms)"
+                " VALUES (?,?,?,?,?,?)",
+                (name, origin, 0, b"", "", 0),
+            )
+            if first is not None:
+                log_id = c.execute("SELECT id FROM logs WHERE name=?", (name,)).fetchone()[0]
+                self._write_batch(c, first, log_id)
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+
+    def commit(self, write: BatchWrite) -> None:
+        c = self._writer
+        log_id = self._id(write.log)
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            self._write_batch(c, write, log_id)
+            # Commit point: once COMMIT returns (synchronous=FULL, WAL fsynced) the batch and
+            # its head are durable together; a crash before it leaves the previous head and
+            # none of this batch's rows.
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+
+    def _write_batch(self, c: sqlite3.Connection, w: BatchWrite, log_id: int) -> None:
+        h = w.head
+        cur = c.execute(
+            "UPDATE logs SET size=?, root=?, note=?, timestamp_ms=? WHERE id=? AND size=?",
+            (h.size, h.root_hash, h.note, h.timestamp_ms, log_id, w.old_size),
+        )
+        if cur.rowcount != 1:
+            raise StaleHead(f"log {w.log}: stored tree head is no longer size {w.old_size}")
+        c.executemany(
+            "INSERT OR REPLACE INTO tiles(log, level, idx, data) VALUES (?,?,?,?)",
+            [(log_id, lvl, idx, data) for (lvl, idx), data in w.tiles.items()],
+        )
+        c.executemany(
+            "INSERT OR IGNORE INTO leaves(log, hash, idx) VALUES (?,?,?)",
+            [(log_id, lh, idx) for lh, idx in w.leaves],
+        )
+        if w.keys:
+            c.executemany(
+                "INSERT OR IGNORE INTO search(log, key, idx) VALUES (?,?,?)",
+                [(log_id, k, idx) for k, idx in w.keys],
+            )
+        if h.size > w.old_size:
+            c.execute(
+                "INSERT OR REPLACE INTO batches(log, first, timestamp_ms) VALUES (?,?,?)",
+                (log_id, w.old_size, h.timestamp_ms),
+            )
+
+    @contextlib.contextmanager
+    def sequencer_lease(self, name: str) -> Iterator[None]:
+        # The file lock taken in __init__ already makes this process the only writer.
+        yield
+
+    # -- readers ----------------------------------------------------------------------
+
+    def load_head(self, name: str) -> TreeHead | None:
+        row = (
+            self._reader()
+            .execute("SELECT size, root, note, timestamp_ms FROM logs WHERE name=?", (name,))
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return TreeHead(row[0], bytes(row[1]), row[2], row[3])
+
+    def log_origin(self, name: str) -> str | None:
+        row = self._reader().execute("SELECT origin FROM logs WHERE name=?", (name,)).fetchone()
+        return None if row is None else row[0]
+
+    def read_tiles(self, name: str, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
+        log_id = self._id(name)
+        conn = self._reader()
+        out: dict[TileKey, bytes] = {}
+        for lvl, idx in keys:
+            row = conn.execute(
+                "SELECT data FROM tiles WHERE log=? AND level=? AND idx=?", (log_id, lvl, idx)
+            ).fetchone()
+            if row is not None:
+                out[(lvl, idx)] = bytes(row[0])
+        return out
+
+    def tile_sizes(self, name: str) -> Iterable[tuple[int, int, int]]:
+        return (
+            self._reader()
+            .execute("SELECT level, idx, length(data) FROM tiles WHERE log=?", (self._id(name),))
+            .fetchall()
+        )
+
+    def find_leaves(self, name: str, leaf_hashes: Sequence[bytes]) -> dict[bytes, int]:
+        if not leaf_hashes:
+            return {}
+        log_id = self._id(name)
+        conn = self._reader()
+        out: dict[bytes, int] = {}
+        for start in range(0, len(leaf_hashes), 500):
+            chunk = list(leaf_hashes[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for lh, idx in conn.execute(
+                f"SELECT hash, idx FROM leaves WHERE log=? AND hash IN ({marks})",  # noqa: S608
+                (log_id, *chunk),
+            ):
+                out[bytes(lh)] = idx
+        return out
+
+    def lookup(self, name: str, key: str, limit: int) -> list[int]:
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT idx FROM search WHERE log=? AND key=? ORDER BY idx LIMIT ?",
+                (self._id(name), key, limit),
+            )
+            .fetchall()
+        )
+        return [r[0] for r in rows]
+
+    def batch_time(self, name: str, index: int) -> int | None:
+        row = (
+            self._reader()
+            .execute(
+                "SELECT timestamp_ms FROM batches WHERE log=? AND first<=?"
+                " ORDER BY first DESC LIMIT 1",
+                (self._id(name), index),
+            )
+            .fetchone()
+        )
+        return None if row is None else row[0]
+
+    def close(self) -> None:
+        self._writer.close()
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        self._local = threading.local()
+        os.close(self._lock_fd)

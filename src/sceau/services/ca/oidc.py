@@ -1,0 +1,180 @@
+"""OIDC identity-token verification for the CA (what Fulcio does with go-oidc).
+
+Steps, in order; each failure is an :class:`~sceau.errors.Unauthenticated` naming why:
+
+1. size cap, then parse the JWS header and (unverified) payload — *malformed*;
+2. ``alg`` must be on the allow-list (RS*/PS*/ES*/EdDSA; never ``none`` or HS*, so a
+   public key can never be used as an HMAC secret);
+3. ``iss`` must be a configured issuer, exactly or through a wildcard meta-issuer;
+4. the issuer's key: OpenID discovery → JWKS (cached, :mod:`.oidc_keys`), chosen by
+   ``kid``; an unknown ``kid`` causes one rate-limited refetch;
+5. signature, then ``iss``, ``aud`` ∋ the issuer's client id, ``exp``/``nbf``/``iat``
+   (with ``leeway``) — all by PyJWT against the selected :class:`jwt.PyJWK`;
+6. the issuer type turns the claims into a :class:`~.identity.Principal`.
+
+Failures to reach the issuer are :class:`~sceau.errors.RemoteError` (502): the token may
+be fine, the CA just cannot check it now.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+import jwt
+
+from sceau.errors import Unauthenticated
+from sceau.services.ca.identity import Principal, principal_from_claims
+from sceau.services.ca.issuers import IssuerConfig, IssuerSet
+from sceau.services.ca.oidc_keys import KeyCache
+
+ALLOWED_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+DEFAULT_MAX_TOKEN_BYTES = 16 * 1024
+MIN_RSA_BITS = 2048
+_EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
+_REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "iat"]
+
+
+class TokenVerifier:
+    """Verifies tokens against ``issuers``; one per CA process (it owns the key cache)."""
+
+    def __init__(
+        self,
+        issuers: IssuerSet,
+        http: httpx.AsyncClient | None = None,
+        *,
+        leeway: float = 60.0,
+        max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+        jwks_ttl: float = 3600.0,
+        refetch_interval: float = 30.0,
+        algorithms: Iterable[str] = ALLOWED_ALGORITHMS,
+    ) -> None:
+        self.issuers = issuers
+        self._own_http = http is None
+        self._http = http or httpx.AsyncClient(timeout=10.0, follow_redirects=False)
+        self._keys = KeyCache(self._http, ttl=jwks_ttl, refetch_interval=refetch_interval)
+        self._leeway = leeway
+        self._max_bytes = max_token_bytes
+        self._algorithms = frozenset(algorithms) & ALLOWED_ALGORITHMS
+
+    async def aclose(self) -> None:
+        if self._own_http:
+            await self._http.aclose()
+
+    async def verify(self, token: str) -> Principal:
+        """The principal the token proves, or :class:`Unauthenticated` saying why not."""
+        if not isinstance(token, str) or not token:
+            raise Unauthenticated("no OIDC identity token")
+        if len(token) > self._max_bytes:
+            raise Unauthenticated(f"token is larger than {self._max_bytes} bytes")
+        header, unverified = _parse(token)
+        alg = header.get("alg")
+        if alg not in self._algorithms:
+            raise Unauthenticated(f"token signature algorithm {alg!r} is not allowed")
+        iss = unverified.get("iss")
+        if not isinstance(iss, str) or not iss:
+            raise Unauthenticated("token has no 'iss' claim")
+        cfg = self.issuers.lookup(iss)
+        if cfg is None:
+            raise Unauthenticated(f"unknown issuer {iss!r}: not configured on this CA")
+        claims = await self._verified_claims(token, header, cfg)
+        return principal_from_claims(cfg, claims)
+
+    async def _verified_claims(
+        self, token: str, header: dict[str, Any], cfg: IssuerConfig
+    ) -> dict[str, Any]:
+        alg = header["alg"]
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise Unauthenticated("token header 'kid' is not a string")
+        keys = await self._keys.keys(cfg.url)
+        candidates = _candidates(keys, kid, alg)
+        if kid is not None and not any(k.get("kid") == kid for k in keys):
+            refreshed = await self._keys.refresh_for_unknown_kid(cfg.url, kid)
+            if refreshed is None or not any(k.get("kid") == kid for k in refreshed):
+                raise Unauthenticated(f"unknown key id {kid!r} for issuer {cfg.url}")
+            candidates = _candidates(refreshed, kid, alg)
+        if not candidates:
+            raise Unauthenticated(f"issuer {cfg.url} has no {alg} key matching the token")
+        for jwk in candidates:
+            key = _pyjwk(jwk, alg)
+            try:
+                return jwt.decode(
+                    token,
+                    key=key,
+                    algorithms=[alg],
+                    audience=cfg.client_id,
+                    issuer=cfg.url,
+                    leeway=self._leeway,
+                    options={"require": _REQUIRED_CLAIMS, "verify_signature": True},
+                )
+            except jwt.InvalidSignatureError:
+                continue
+            except jwt.PyJWTError as e:
+                raise _explain(e, cfg) from e
+        raise Unauthenticated(f"token signature does not verify with the keys of {cfg.url}")
+
+
+def _parse(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    if token.count(".") != 2:
+        raise Unauthenticated("malformed token: not a compact JWS (header.payload.signature)")
+    try:
+        header = jwt.get_unverified_header(token)
+        payload = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as e:
+        raise Unauthenticated(f"malformed token: {e}") from e
+    except (ValueError, json.JSONDecodeError) as e:  # pragma: no cover - PyJWT wraps these
+        raise Unauthenticated("malformed token") from e
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        raise Unauthenticated("malformed token: header and payload must be JSON objects")
+    return header, payload
+
+
+def _candidates(keys: list[dict[str, Any]], kid: str | None, alg: str) -> list[dict[str, Any]]:
+    """Keys that may have signed a token with this ``kid`` and ``alg`` (no kid: all fitting)."""
+    out = []
+    for jwk in keys:
+        if kid is not None and jwk.get("kid") != kid:
+            continue
+        if "alg" in jwk and jwk["alg"] != alg:
+            continue
+        kty, crv = jwk.get("kty"), jwk.get("crv")
+        if alg[:2] in ("RS", "PS") and kty != "RSA":
+            continue
+        if alg in _EC_CURVES and (kty != "EC" or crv != _EC_CURVES[alg]):
+            continue
+        if alg == "EdDSA" and (kty != "OKP" or crv not in ("Ed25519", "Ed448")):
+            continue
+        out.append(jwk)
+    return out
+
+
+def _pyjwk(jwk: dict[str, Any], alg: str) -> jwt.PyJWK:
+    try:
+        key = jwt.PyJWK(jwk, algorithm=alg)
+    except (jwt.PyJWTError, ValueError, TypeError) as e:
+        raise Unauthenticated(f"issuer key {jwk.get('kid')!r} is not a usable {alg} key") from e
+    if alg[:2] in ("RS", "PS") and key.key.key_size < MIN_RSA_BITS:
+        raise Unauthenticated(f"issuer key {jwk.get('kid')!r} is a too-small RSA key")
+    return key
+
+
+def _explain(e: jwt.PyJWTError, cfg: IssuerConfig) -> Unauthenticated:
+    """PyJWT's exception → a message a signer can act on."""
+    if isinstance(e, jwt.ExpiredSignatureError):
+        return Unauthenticated("token expired")
+    if isinstance(e, jwt.ImmatureSignatureError):
+        return Unauthenticated(f"token not yet valid ({e})")
+    if isinstance(e, jwt.InvalidAudienceError):
+        return Unauthenticated(f"wrong audience: token 'aud' must contain {cfg.client_id!r}")
+    if isinstance(e, jwt.InvalidIssuerError):
+        return Unauthenticated(f"wrong issuer: expected {cfg.url!r}")
+    if isinstance(e, jwt.MissingRequiredClaimError):
+        return Unauthenticated(f"token has no {e.claim!r} claim")
+    if isinstance(e, jwt.InvalidAlgorithmError):
+        return Unauthenticated(f"token signature algorithm not allowed ({e})")
+    return Unauthenticated(f"malformed token: {e}")

@@ -377,3 +377,29 @@ def test_unreachable_issuer_is_a_remote_error() -> None:
             await verifier.aclose()
 
     run(go())
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ({"alg": ["ES256"], "kid": "ec-1"}, "algorithm .* is not allowed"),
+        ({"kid": "ec-1"}, "algorithm None is not allowed"),
+        ({"alg": "ES256", "kid": 7}, "'kid' is not a string"),
+        ({"alg": "ES256", "kid": "ec-1", "crit": ["exp-ext"], "exp-ext": 1}, "critical"),
+        ({"alg": "ES256", "kid": "ec-1", "b64": False, "crit": ["b64"]}, "malformed"),
+    ],
+)
+def test_odd_headers(idp: FakeIdP, header: dict, message: str) -> None:
+    """Hand-made headers over a real ES256 signature by the issuer's key."""
+    ec = next(k for k in idp.keys if k.kid == "ec-1")
+    now = int(time.time())
+    claims = {**EMAIL, "iss": idp.url("mail"), "aud": "sigstore", "iat": now, "exp": now + 60}
+
+    def sign(msg: bytes) -> bytes:
+        from jwt.algorithms import ECAlgorithm
+
+        return ECAlgorithm(ECAlgorithm.SHA256).sign(msg, ec.private)
+
+    good = raw_token({"alg": "ES256", "kid": "ec-1"}, claims, sign)
+    assert verify(idp, good).name == "alice@example.com"  # the hand-made token itself is fine
+    refused(idp, raw_token(header, claims, sign), message)

@@ -16,6 +16,7 @@ A template value without ``{{`` is not a template but the name of a claim to cop
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -231,10 +232,15 @@ def _eval(expr: _Expr, data: Mapping[str, str]) -> object:
     return a.get(b, "")
 
 
+@functools.lru_cache(maxsize=1024)
+def _parsed(template: str) -> Template:
+    return Template.parse(template)
+
+
 def render_value(template: str, data: Mapping[str, str]) -> str:
     """Fulcio's ``applyTemplateOrReplace``: a template if it has ``{{``, else a claim name."""
     if "{{" in template:
-        return Template.parse(template).render(data)
+        return _parsed(template).render(data)
     if template not in data:
         raise TemplateError(f"claim {template!r} is missing")
     return data[template]

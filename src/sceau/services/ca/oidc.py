@@ -18,7 +18,9 @@ be fine, the CA just cannot check it now.
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -37,6 +39,8 @@ DEFAULT_MAX_TOKEN_BYTES = 16 * 1024
 MIN_RSA_BITS = 2048
 _EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 _REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "iat"]
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+_PYJWK_CACHE_SIZE = 1024
 
 
 class TokenVerifier:
@@ -60,6 +64,8 @@ class TokenVerifier:
         self._leeway = leeway
         self._max_bytes = max_token_bytes
         self._algorithms = frozenset(algorithms) & ALLOWED_ALGORITHMS
+        # id(jwk dict), alg -> (the dict, its PyJWK); the dict is kept so ids are not reused
+        self._pyjwks: dict[tuple[int, str], tuple[dict[str, Any], jwt.PyJWK]] = {}
 
     async def aclose(self) -> None:
         if self._own_http:
@@ -73,7 +79,7 @@ class TokenVerifier:
             raise Unauthenticated(f"token is larger than {self._max_bytes} bytes")
         header, unverified = _parse(token)
         alg = header.get("alg")
-        if alg not in self._algorithms:
+        if not isinstance(alg, str) or alg not in self._algorithms:
             raise Unauthenticated(f"token signature algorithm {alg!r} is not allowed")
         iss = unverified.get("iss")
         if not isinstance(iss, str) or not iss:
@@ -101,7 +107,7 @@ class TokenVerifier:
         if not candidates:
             raise Unauthenticated(f"issuer {cfg.url} has no {alg} key matching the token")
         for jwk in candidates:
-            key = _pyjwk(jwk, alg)
+            key = self._pyjwk(jwk, alg)
             try:
                 return jwt.decode(
                     token,
@@ -118,20 +124,41 @@ class TokenVerifier:
                 raise _explain(e, cfg) from e
         raise Unauthenticated(f"token signature does not verify with the keys of {cfg.url}")
 
+    def _pyjwk(self, jwk: dict[str, Any], alg: str) -> jwt.PyJWK:
+        cached = self._pyjwks.get((id(jwk), alg))
+        if cached is not None and cached[0] is jwk:
+            return cached[1]
+        key = _pyjwk(jwk, alg)
+        if len(self._pyjwks) >= _PYJWK_CACHE_SIZE:
+            self._pyjwks.clear()
+        self._pyjwks[(id(jwk), alg)] = (jwk, key)
+        return key
+
 
 def _parse(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    if token.count(".") != 2:
+    """Header and claims, unverified: only to route the token to an issuer and a key.
+
+    Every security decision is PyJWT's (``jwt.decode`` re-parses the token strictly); this
+    cheap parse just avoids decoding it three times.
+    """
+    parts = token.split(".")
+    if len(parts) != 3:
         raise Unauthenticated("malformed token: not a compact JWS (header.payload.signature)")
+    header = _b64_json(parts[0], "header")
+    claims = _b64_json(parts[1], "payload")
+    return header, claims
+
+
+def _b64_json(segment: str, what: str) -> dict[str, Any]:
+    if not _B64URL.fullmatch(segment):
+        raise Unauthenticated(f"malformed token: {what} is not base64url")
     try:
-        header = jwt.get_unverified_header(token)
-        payload = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError as e:
-        raise Unauthenticated(f"malformed token: {e}") from e
-    except (ValueError, json.JSONDecodeError) as e:  # pragma: no cover - PyJWT wraps these
-        raise Unauthenticated("malformed token") from e
-    if not isinstance(header, dict) or not isinstance(payload, dict):
-        raise Unauthenticated("malformed token: header and payload must be JSON objects")
-    return header, payload
+        value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise Unauthenticated(f"malformed token: {what} is not JSON") from e
+    if not isinstance(value, dict):
+        raise Unauthenticated(f"malformed token: {what} is not a JSON object")
+    return value
 
 
 def _candidates(keys: list[dict[str, Any]], kid: str | None, alg: str) -> list[dict[str, Any]]:

@@ -17,7 +17,19 @@ EMAIL = "Alice@Example.com"
 URI = "https://github.com/octo/repo/.github/workflows/release.yml@refs/heads/main"
 
 _CA_KEY = ec.generate_private_key(ec.SECP384R1())
-_CA_NAME = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sceau test CA")])
+_CA_NAME = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sceau tests"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, "sceau test CA")])
+CA_CERT = (
+    x509.CertificateBuilder()
+    .subject_name(_CA_NAME)
+    .issuer_name(_CA_NAME)
+    .public_key(_CA_KEY.public_key())
+    .serial_number(x509.random_serial_number())
+    .not_valid_before(dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    .not_valid_after(dt.datetime(2040, 1, 1, tzinfo=dt.UTC))
+    .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    .sign(_CA_KEY, hashes.SHA384())
+)
 
 
 def b64(data: bytes) -> str:

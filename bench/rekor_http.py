@@ -1,0 +1,302 @@
+"""Benchmark: signed hashedrekord entries/s over HTTP, against the same server's ceiling.
+
+Starts a Rekor server (both logs on a SQLite engine, uvicorn with uvloop + httptools) in a
+separate process, pre-generates distinct signed hashedrekord requests, then drives it with
+N concurrent connections for ``--seconds`` (default 30):
+
+1. the trivial endpoint ``POST /bench/ping`` (reads a small JSON body, answers a small
+   JSON): the HTTP ceiling of this server on this machine;
+2. ``POST /api/v1/log/entries`` (or ``/api/v2/log/entries`` with ``--api v2``), each
+   request a fresh entry: durable, verified, sequenced entries/s.
+
+It prints entries/s, p50/p99 latency, the ceiling and the ratio. With ``wrk`` installed
+(``apt-get install -y wrk``) the load comes from wrk and a Lua script cycling through the
+pre-generated bodies; otherwise from an httpx asyncio generator (which starves a fast
+server: numbers are then a lower bound).
+
+    .venv/bin/python bench/rekor_http.py [--seconds 30] [--connections 64] [--api v1|v2]
+        [--workers 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+LUA = r"""
+local bodies = {}
+local counter = 0
+local threads = {}
+local path = "%(path)s"
+
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local n = tonumber(args[2])
+  local i = 0
+  for line in io.lines(args[1]) do
+    if i %% n == id then table.insert(bodies, line) end
+    i = i + 1
+  end
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+end
+
+function request()
+  counter = counter + 1
+  local body = bodies[((counter - 1) %% #bodies) + 1]
+  return wrk.format("POST", path, nil, body)
+end
+"""
+
+PING_LUA = r"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"ping":true}'
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- the server process -------------------------------------------------------------------
+
+
+def serve(directory: Path, port: int, batch_interval: float) -> None:
+    """Run the Rekor app (plus the ping endpoint) under uvicorn; called in the child."""
+    import uvicorn
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from sceau.keys import generate_signer
+    from sceau.log import LogEngine
+    from sceau.log.sqlite import SQLiteStorage
+    from sceau.services.rekor import RekorConfig, build_rekor
+
+    engine = LogEngine(SQLiteStorage(directory / "rekor.sqlite"), batch_interval=batch_interval)
+    service = build_rekor(engine, RekorConfig(
+        url=f"http://127.0.0.1:{port}", v1_signer=generate_signer("ecdsa-p256"),
+        v2_signer=generate_signer("ed25519")))
+
+    async def ping(request: Request) -> JSONResponse:
+        await request.body()
+        return JSONResponse({"ok": True})
+
+    service.routes.append(Route("/bench/ping", ping, methods=["POST"]))
+    app = service.app(engine)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", loop="uvloop",
+                http="httptools", access_log=False)
+
+
+@contextlib.contextmanager
+def server(directory: Path, batch_interval: float):
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(directory), "--port", str(port),
+         "--batch-interval", str(batch_interval)],
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/api/v1/log", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise SystemExit("bench server did not start")
+            time.sleep(0.1)
+        yield base, proc
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+# -- load ---------------------------------------------------------------------------------
+
+
+def generate(count: int, api: str, out: Path) -> None:
+    """``count`` distinct signed requests, one JSON per line (a few leaf certs reused)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+    from cryptography.x509.oid import NameOID
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench CA")])
+    now = dt.datetime.now(dt.UTC)
+    certs = []
+    for i in range(16):
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(name)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now).not_valid_after(now + dt.timedelta(hours=1))
+                .add_extension(x509.SubjectAlternativeName(
+                    [x509.RFC822Name(f"bench{i}@example.com")]), critical=True)
+                .sign(ca_key, hashes.SHA256()))
+        certs.append((cert, key))
+    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    prefix = os.urandom(8)
+    with out.open("w") as f:
+        for i in range(count):
+            cert, key = certs[i % len(certs)]
+            digest = hashlib.sha256(prefix + i.to_bytes(8, "big")).digest()
+            sig = key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+            if api == "v1":
+                pem = cert.public_bytes(serialization.Encoding.PEM)
+                body = {"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
+                    "signature": {"content": b64(sig), "publicKey": {"content": b64(pem)}},
+                    "data": {"hash": {"algorithm": "sha256", "value": digest.hex()}}}}
+            else:
+                der = cert.public_bytes(serialization.Encoding.DER)
+                body = {"hashedRekordRequestV002": {"digest": b64(digest), "signature": {
+                    "content": b64(sig), "verifier": {"x509Certificate": {"rawBytes": b64(der)},
+                                                      "keyDetails": "PKIX_ECDSA_P256_SHA_256"}}}}
+            f.write(json.dumps(body, separators=(",", ":")) + "\n")
+
+
+def _ms(text: str) -> float:
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    if not m:
+        return float("nan")
+    value, unit = float(m.group(1)), m.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def run_wrk(base: str, path: str, seconds: int, connections: int, threads: int,
+            script: Path, args: list[str]) -> dict[str, float]:
+    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
+           "--latency", "--timeout", "10s", "-s", str(script), base + path, "--", *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    duration = _ms(re.search(r"requests in ([\d.]+\w+),", out).group(1)) / 1000  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    ok = total - (int(bad.group(1)) if bad else 0)
+    lat = {p: _ms(re.search(rf"\s{p}%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+           for p in ("50", "99")}
+    return {"rate": ok / duration, "p50": lat["50"], "p99": lat["99"], "ok": ok,
+            "failed": total - ok, "socket_errors": errors.group(1) if errors else ""}
+
+
+async def run_httpx(base: str, path: str, seconds: int, connections: int,
+                    bodies: list[bytes] | None) -> dict[str, float]:
+    import httpx
+
+    latencies: list[float] = []
+    ok = failed = 0
+    counter = 0
+    deadline = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=connections)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+        async def worker() -> None:
+            nonlocal ok, failed, counter
+            while time.monotonic() < deadline:
+                counter += 1
+                body = bodies[counter % len(bodies)] if bodies else b'{"ping":true}'
+                t0 = time.monotonic()
+                r = await client.post(path, content=body,
+                                      headers={"content-type": "application/json"})
+                latencies.append(time.monotonic() - t0)
+                if r.status_code < 300:
+                    ok += 1
+                else:
+                    failed += 1
+
+        start = time.monotonic()
+        await asyncio.gather(*[worker() for _ in range(connections)])
+        elapsed = time.monotonic() - start
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+    return {"rate": ok / elapsed, "p50": pick(0.5), "p99": pick(0.99), "ok": ok,
+            "failed": failed, "socket_errors": ""}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--seconds", type=int, default=30)
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--threads", type=int, default=1, help="wrk threads (load generator)")
+    p.add_argument("--api", choices=["v1", "v2"], default="v1")
+    p.add_argument("--batch-interval", type=float, default=0.05)
+    p.add_argument("--max-rate", type=int, default=3000,
+                   help="entries/s the pre-generated set must cover without repeats")
+    p.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.serve:
+        serve(args.serve, args.port, args.batch_interval)
+        return 0
+
+    use_wrk = shutil.which("wrk") is not None
+    with tempfile.TemporaryDirectory(prefix="sceau-bench-") as tmp:
+        tmpdir = Path(tmp)
+        count = args.max_rate * args.seconds
+        bodies_file = tmpdir / "bodies.jsonl"
+        t0 = time.monotonic()
+        generate(count, args.api, bodies_file)
+        print(f"generated {count} signed {args.api} hashedrekord requests in "
+              f"{time.monotonic() - t0:.1f}s; load generator: {'wrk' if use_wrk else 'httpx'}")
+        path = "/api/v1/log/entries" if args.api == "v1" else "/api/v2/log/entries"
+        (tmpdir / "data").mkdir()
+        with server(tmpdir / "data", args.batch_interval) as (base, _proc):
+            if use_wrk:
+                ping_script = tmpdir / "ping.lua"
+                ping_script.write_text(PING_LUA)
+                entry_script = tmpdir / "entries.lua"
+                entry_script.write_text(LUA % {"path": path})
+                ceiling = run_wrk(base, "/bench/ping", min(10, args.seconds), args.connections,
+                                  args.threads, ping_script, [])
+                result = run_wrk(base, path, args.seconds, args.connections, args.threads,
+                                 entry_script, [str(bodies_file), str(args.threads)])
+            else:
+                bodies = bodies_file.read_bytes().splitlines()
+                ceiling = asyncio.run(run_httpx(base, "/bench/ping", min(10, args.seconds),
+                                                args.connections, None))
+                result = asyncio.run(run_httpx(base, path, args.seconds, args.connections,
+                                               bodies))
+            import httpx
+
+            size = httpx.get(f"{base}/api/v1/log").json()["treeSize"]
+    print(f"HTTP ceiling (POST /bench/ping): {ceiling['rate']:,.0f} req/s  "
+          f"p50 {ceiling['p50']:.1f} ms  p99 {ceiling['p99']:.1f} ms")
+    sock = f", socket errors {result['socket_errors']}" if result["socket_errors"] else ""
+    print(f"{args.api} entries: {result['rate']:,.0f} entries/s  p50 {result['p50']:.1f} ms  "
+          f"p99 {result['p99']:.1f} ms  ({result['ok']:.0f} logged, {result['failed']:.0f} "
+          f"refused{sock})")
+    print(f"ratio to ceiling: {result['rate'] / ceiling['rate']:.0%}   "
+          f"(connections {args.connections}, {args.seconds}s; v1 tree size now {size})")
+    target = result["rate"] >= 1000 and result["p99"] <= 1500 and \
+        result["rate"] >= 0.5 * ceiling["rate"]
+    print("target (>=1000/s, p99<=1.5s, >=50% of ceiling):", "met" if target else "NOT met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -231,3 +231,24 @@ def test_sigstore_python_accepts_dev_tokens() -> None:
     assert gh.identity == "repo:octo/app:ref:refs/heads/main"
     assert gh.issuer == "http://127.0.0.1:8080/oidc/github"
     assert gh.federated_issuer == gh.issuer
+
+
+def test_pinned_dev_keys_need_no_http() -> None:
+    """An in-process dev issuer's keys can be pinned: no discovery, no refetch."""
+    dev = DevIssuer(generate_signer("ecdsa-p256"), "http://127.0.0.1:1/oidc")  # nothing listens
+    other = DevIssuer(generate_signer("ecdsa-p256"), "http://127.0.0.1:1/oidc")
+    issuers = IssuerSet.from_config({}, dev_oidc_url=dev.issuer_url)
+    pinned = {url: dev.jwks()["keys"] for url in (dev.issuer_url, dev.github_issuer_url)}
+
+    async def go() -> None:
+        verifier = TokenVerifier(issuers, pinned_keys=pinned)
+        try:
+            assert (await verifier.verify(dev.mint_email("a@b.example"))).name == "a@b.example"
+            gh = await verifier.verify(dev.mint_github_workflow(WORKFLOW))
+            assert gh.issuer == dev.github_issuer_url
+            with pytest.raises(Unauthenticated, match="unknown key id"):
+                await verifier.verify(other.mint_email("a@b.example"))
+        finally:
+            await verifier.aclose()
+
+    run(go())

@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -56,11 +56,16 @@ class TokenVerifier:
         jwks_ttl: float = 3600.0,
         refetch_interval: float = 30.0,
         algorithms: Iterable[str] = ALLOWED_ALGORITHMS,
+        pinned_keys: Mapping[str, list[dict[str, Any]]] | None = None,
     ) -> None:
+        """``pinned_keys`` maps issuer URL → JWKs known in-process (e.g. the dev issuer's
+        ``jwks()["keys"]`` when it runs in the same server): used as is, never fetched."""
         self.issuers = issuers
         self._own_http = http is None
         self._http = http or httpx.AsyncClient(timeout=10.0, follow_redirects=False)
         self._keys = KeyCache(self._http, ttl=jwks_ttl, refetch_interval=refetch_interval)
+        for issuer_url, keys in (pinned_keys or {}).items():
+            self._keys.pin(issuer_url, keys)
         self._leeway = leeway
         self._max_bytes = max_token_bytes
         self._algorithms = frozenset(algorithms) & ALLOWED_ALGORITHMS

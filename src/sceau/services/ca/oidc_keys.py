@@ -52,9 +52,17 @@ class KeyCache:
         self._clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._pinned: dict[str, list[dict[str, Any]]] = {}
+
+    def pin(self, issuer: str, keys: list[dict[str, Any]]) -> None:
+        """Use these keys for ``issuer`` and never fetch (an issuer served by this process)."""
+        self._pinned[issuer] = [k for k in keys if k.get("use", "sig") == "sig"]
 
     async def keys(self, issuer: str) -> list[dict[str, Any]]:
         """The issuer's JWKs, from cache when fresh."""
+        pinned = self._pinned.get(issuer)
+        if pinned is not None:
+            return pinned
         entry = self._entries.get(issuer)
         if entry is not None and self._clock() - entry.fetched_at < self._ttl:
             self._entries.move_to_end(issuer)
@@ -67,6 +75,8 @@ class KeyCache:
 
     async def refresh_for_unknown_kid(self, issuer: str, kid: str) -> list[dict[str, Any]] | None:
         """Refetch once because ``kid`` is unknown; None if rate-limited (no fetch made)."""
+        if issuer in self._pinned:
+            return None
         async with self._lock(issuer):
             entry = self._entries.get(issuer)
             if entry is not None and any(k.get("kid") == kid for k in entry.keys):

@@ -162,7 +162,9 @@ def load_signer(path: str | os.PathLike[str], passphrase: bytes | None = None) -
     except OSError as e:
         raise InternalError(f"cannot read key {p}: {e.strerror}") from e
     if mode & 0o077:
-        raise InternalError(f"key file {p} is readable by others (mode {mode & 0o777:o}); chmod 600")
+        raise InternalError(
+            f"key file {p} is readable by others (mode {mode & 0o777:o}); chmod 600"
+        )
     try:
         key = serialization.load_pem_private_key(data, password=passphrase)
     except (ValueError, TypeError) as e:

@@ -107,9 +107,7 @@ def _check_hashes(proof: Sequence[bytes], *named: tuple[str, bytes]) -> None:
             raise ProofError(f"{name} is not 32 bytes")
 
 
-def root_from_inclusion_proof(
-    index: int, size: int, leaf: bytes, proof: Sequence[bytes]
-) -> bytes:
+def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
     """RFC 9162 §2.1.3.2: the root implied by an inclusion proof (raises if malformed)."""
     _check_hashes(proof, ("leaf hash", leaf))
     if not 0 <= index < size:

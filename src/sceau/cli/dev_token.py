@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sceau.services.oidc import DevIssuer
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -56,13 +60,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_dev_issuer(directory: Path):  # -> DevIssuer (imported lazily)
+def load_dev_issuer(directory: Path) -> DevIssuer:
     """The dev issuer of the instance in ``directory``, from its config and key."""
     import tomllib
 
     from sceau.errors import InputError
     from sceau.keys import load_signer
-    from sceau.services.oidc import DevIssuer
+    from sceau.services.oidc import KEY_PATH, DevIssuer
 
     url = DEFAULT_URL
     config_path = directory / "sceau.toml"
@@ -75,10 +79,10 @@ def load_dev_issuer(directory: Path):  # -> DevIssuer (imported lazily)
         url = instance.get("url", DEFAULT_URL) if isinstance(instance, dict) else DEFAULT_URL
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise InputError(f"{config_path}: [instance] url must be an http(s) URL")
-    key_path = directory / "keys" / "dev-oidc.pem"
+    key_path = directory / KEY_PATH
     if not key_path.exists():
         raise InputError(
             f"the instance at {directory} has no dev OIDC issuer key ({key_path}); "
             "create the instance with the dev OIDC issuer enabled"
         )
-    return DevIssuer(load_signer(key_path), url.rstrip("/") + "/oidc")
+    return DevIssuer.for_instance(load_signer(key_path), url)

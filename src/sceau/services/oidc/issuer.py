@@ -28,7 +28,9 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm
 from sceau.errors import InputError
 from sceau.keys import Algorithm, FileSigner
 
+MOUNT = "/oidc"  # where the routes live on an instance: issuer URL = <instance url>/oidc
 GITHUB_SUFFIX = "/github"  # same convention as sceau.services.ca.issuers.DEV_GITHUB_SUFFIX
+KEY_PATH = "keys/dev-oidc.pem"  # the signing key, relative to the instance directory
 AUDIENCE = "sigstore"
 _JWS_ALG = {
     Algorithm.ECDSA_P256: "ES256",
@@ -52,6 +54,11 @@ class DevIssuer:
         self.algorithm = _JWS_ALG[signer.algorithm]
         self.jwk = self._public_jwk()
         self.kid = self.jwk["kid"]
+
+    @classmethod
+    def for_instance(cls, signer: FileSigner, instance_url: str) -> DevIssuer:
+        """The dev issuer of an instance served at ``instance_url`` (issuer ``<url>/oidc``)."""
+        return cls(signer, instance_url.rstrip("/") + MOUNT)
 
     def _public_jwk(self) -> dict[str, Any]:
         pub = self.signer.public_key()

@@ -65,6 +65,8 @@ class FakeIdP:
         async def discovery(request: Request) -> JSONResponse:
             name = request.path_params["name"]
             self.fetches[f"{name}/discovery"] += 1
+            if name.startswith("broken"):
+                return JSONResponse({"error": "down"}, status_code=500)
             base = str(request.base_url).rstrip("/")
             issuer = f"{base}/{name}"
             if name.startswith("liar"):

@@ -403,3 +403,25 @@ def test_odd_headers(idp: FakeIdP, header: dict, message: str) -> None:
     good = raw_token({"alg": "ES256", "kid": "ec-1"}, claims, sign)
     assert verify(idp, good).name == "alice@example.com"  # the hand-made token itself is fine
     refused(idp, raw_token(header, claims, sign), message)
+
+
+def test_failing_issuer_is_not_hammered() -> None:
+    provider = FakeIdP(keys=[IdPKey.generate("k")])
+    with serve_app(provider.app()) as base:
+        provider.base = base
+        issuers = IssuerSet.from_config(
+            {"oidc-issuers": {provider.url("broken"): {"type": "email"}}}
+        )
+        token = provider.mint("broken", EMAIL)
+
+        async def go() -> None:
+            verifier = TokenVerifier(issuers)
+            try:
+                for _ in range(3):
+                    with pytest.raises(RemoteError, match="HTTP 500"):
+                        await verifier.verify(token)
+                assert provider.fetches["broken/discovery"] == 1
+            finally:
+                await verifier.aclose()
+
+        run(go())

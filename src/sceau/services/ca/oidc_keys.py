@@ -3,8 +3,10 @@
 Keys are cached per issuer for ``ttl`` seconds. A token signed with a key id the cache
 does not know triggers one refetch (issuers rotate keys), but at most once per
 ``refetch_interval`` per issuer, so a stream of tokens with made-up key ids cannot turn
-the CA into a request amplifier against an issuer. The cache holds a bounded number of
-issuers (wildcard issuers make the set open-ended), least recently used evicted first.
+the CA into a request amplifier against an issuer. A failed fetch is remembered for
+``failure_backoff`` seconds, so requests queued behind an unreachable issuer fail fast
+instead of each waiting for its own timeout. The cache holds a bounded number of issuers
+(wildcard issuers make the set open-ended), least recently used evicted first.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class KeyCache:
         ttl: float = 3600.0,
         refetch_interval: float = 30.0,
         max_issuers: int = 256,
+        failure_backoff: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._http = http
@@ -50,6 +53,8 @@ class KeyCache:
         self._refetch_interval = refetch_interval
         self._max = max_issuers
         self._clock = clock
+        self._backoff = failure_backoff
+        self._failures: OrderedDict[str, tuple[float, RemoteError]] = OrderedDict()
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
         self._pinned: dict[str, list[dict[str, Any]]] = {}
@@ -99,6 +104,20 @@ class KeyCache:
         return lock
 
     async def _fetch(self, issuer: str, old: _Entry | None) -> _Entry:
+        failed = self._failures.get(issuer)
+        if failed is not None and self._clock() - failed[0] < self._backoff:
+            raise RemoteError(f"{failed[1].message} (retrying in a few seconds)")
+        try:
+            entry = await self._fetch_now(issuer, old)
+        except RemoteError as e:
+            self._failures[issuer] = (self._clock(), e)
+            while len(self._failures) > self._max:
+                self._failures.popitem(last=False)
+            raise
+        self._failures.pop(issuer, None)
+        return entry
+
+    async def _fetch_now(self, issuer: str, old: _Entry | None) -> _Entry:
         jwks_uri = old.jwks_uri if old is not None else await self._discover(issuer)
         jwks = await self._get_json(jwks_uri, f"JWKS of {issuer}")
         keys = jwks.get("keys")

@@ -3,6 +3,7 @@
 - :func:`build_trusted_root`, :func:`build_signing_config`, :func:`build_client_trust_config`
   produce the JSON documents sigstore-python and sigstore-js accept as is;
   :func:`write_trust_files` writes them into ``<instance>/trust/``.
+- :func:`publish_trust` does both for an instance directory (``sceau init``);
 - :class:`TufRepository` publishes ``trusted_root.json`` and ``signing_config.v0.2.json``
   as TUF targets, keeps the metadata fresh (:meth:`TufRepository.refresh`) and rotates.
 """
@@ -18,6 +19,7 @@ from sceau.trust.client_config import (
     build_client_trust_config,
     write_trust_files,
 )
+from sceau.trust.instance import publish_trust
 from sceau.trust.signing_config import (
     SIGNING_CONFIG_MEDIA_TYPE,
     build_signing_config,
@@ -53,6 +55,7 @@ __all__ = [
     "dumps",
     "key_details",
     "key_filename",
+    "publish_trust",
     "spki_log_id",
     "tsa_endpoint",
     "write_trust_files",

@@ -67,6 +67,13 @@ class Expiry:
     timestamp: timedelta = timedelta(days=1)
     refresh_fraction: float = 0.5
 
+    def __post_init__(self) -> None:
+        if not 0 < self.refresh_fraction < 1:
+            raise ValueError("refresh_fraction must be between 0 and 1")
+        for role in ROLES:
+            if self.lifetime(role) <= timedelta(0):
+                raise ValueError(f"the {role} lifetime must be positive")
+
     def lifetime(self, role: str) -> timedelta:
         value: timedelta = getattr(self, role)
         return value

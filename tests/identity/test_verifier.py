@@ -425,3 +425,24 @@ def test_failing_issuer_is_not_hammered() -> None:
                 await verifier.aclose()
 
         run(go())
+
+
+def test_concurrent_first_use_fetches_once() -> None:
+    import asyncio
+
+    provider = FakeIdP(keys=[IdPKey.generate("k")])
+    with serve_app(provider.app()) as base:
+        provider.base = base
+        issuers = IssuerSet.from_config({"oidc-issuers": {provider.url("i"): {"type": "email"}}})
+        tokens = [provider.mint("i", {**EMAIL, "email": f"u{n}@example.com"}) for n in range(20)]
+
+        async def go() -> None:
+            verifier = TokenVerifier(issuers)
+            try:
+                found = await asyncio.gather(*(verifier.verify(t) for t in tokens))
+                assert [p.name for p in found] == [f"u{n}@example.com" for n in range(20)]
+                assert provider.fetches["i/discovery"] == provider.fetches["i/jwks"] == 1
+            finally:
+                await verifier.aclose()
+
+        run(go())

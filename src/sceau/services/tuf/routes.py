@@ -39,7 +39,7 @@ _ABSENT = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.ELOOP}
 
 def routes(repo_dir: str | os.PathLike[str], prefix: str = "/tuf") -> list[Route]:
     """Starlette routes serving ``repo_dir`` under ``prefix`` (``/tuf`` by default)."""
-    base = Path(repo_dir)
+    base = Path(repo_dir).resolve()
     prefix = prefix.rstrip("/")
 
     async def metadata(request: Request) -> Response:

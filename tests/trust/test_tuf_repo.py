@@ -208,3 +208,12 @@ def test_missing_or_damaged_repository(tmp_path: Path, keys: TufKeys, repo: TufR
     (repo.path / "timestamp.json").write_bytes(b"not json")
     with pytest.raises(InternalError, match="damaged"):
         repo.versions()
+
+
+def test_rotation_needs_the_current_keys(repo: TufRepository, clock: Clock) -> None:
+    """Without the current root key a rotation would strand every client: refused."""
+    before = _listing(repo)
+    impostor = TufRepository(repo.path, TufKeys.generate(), clock=clock)
+    with pytest.raises(InternalError, match="do not match"):
+        impostor.rotate_root(TufKeys.generate())
+    assert _listing(repo) == before

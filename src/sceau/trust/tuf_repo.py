@@ -206,13 +206,15 @@ class TufRepository:
         """
         with self._locked():
             state = self._load()
-            old_keys = self.keys
+            previous = Metadata.from_bytes(state.root.to_bytes())
             root = state.root.signed
             for role in ROLES:
                 for keyid in list(root.roles[role].keyids):
                     root.revoke_key(keyid, role)
                 root.add_key(SslibSigner(new_keys.for_role(role)).public_key, role)
-            self._sign_and_write(state, set(ROLES), keys=new_keys, also_sign_with=old_keys)
+            self._sign_and_write(
+                state, set(ROLES), keys=new_keys, also_sign_with=self.keys, previous_root=previous
+            )
             self.keys = new_keys
             return state.root.signed.version
 
@@ -286,6 +288,7 @@ class TufRepository:
         bump: bool = True,
         keys: TufKeys | None = None,
         also_sign_with: TufKeys | None = None,
+        previous_root: Metadata[Root] | None = None,
     ) -> list[str]:
         """Re-sign ``roles`` and whatever depends on them, then write in commit order."""
         keys = keys or self.keys
@@ -294,7 +297,6 @@ class TufRepository:
         if "snapshot" in roles:
             roles.add("timestamp")
         now = self._now()
-        old_root = Metadata.from_bytes(state.root.to_bytes()) if also_sign_with else None
         written: dict[str, bytes] = {}
         for role in ("root", "targets", "snapshot", "timestamp"):
             if role not in roles:
@@ -315,7 +317,7 @@ class TufRepository:
             if also_sign_with is not None:
                 signers.append(also_sign_with.for_role(role))
             written[role] = self._sign(md, signers)
-        self._self_check(state, roles, old_root)
+        self._self_check(state, roles, previous_root)
 
         # Commit order (see module docstring): new content first, timestamp.json last.
         for path, data in state.files.items():

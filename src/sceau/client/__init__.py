@@ -1,1 +1,42 @@
-"""client"""
+"""The sceau client library: verify Sigstore bundles offline (signing comes later).
+
+    from sceau.client import Verifier, TrustedRoot, Identity
+    Verifier(TrustedRoot.production()).verify_artifact(bundle_bytes, Path("a.txt"),
+                                                        Identity(email, issuer))
+
+Imports are lazy so that ``import sceau.client`` stays cheap for the CLI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_EXPORTS = {
+    "Bundle": "sceau.client.bundle",
+    "TrustedRoot": "sceau.client.trust",
+    "load_trusted_root": "sceau.client.trust",
+    "Verifier": "sceau.client.verify",
+    "VerificationResult": "sceau.client.verify",
+    "Digest": "sceau.client.hashing",
+    "Identity": "sceau.client.policy",
+    "IdentityRegexp": "sceau.client.policy",
+    "SAN": "sceau.client.policy",
+    "SANRegexp": "sceau.client.policy",
+    "Issuer": "sceau.client.policy",
+    "IssuerRegexp": "sceau.client.policy",
+    "GitHubClaim": "sceau.client.policy",
+    "AllOf": "sceau.client.policy",
+    "AnyOf": "sceau.client.policy",
+    "PublicKey": "sceau.client.policy",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sceau.client' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,166 @@
+"""A small strict reader for protobuf-JSON documents (bundles, trusted roots).
+
+It applies the rules of ``sigstore-models`` (what sigstore-python 4.x parses with): unknown
+keys are errors, strings must be strings, 64-bit integers are decimal strings, bytes are
+base64, enums are their names, ``oneof`` groups hold exactly one member. Both the JSON name
+(``logIndex``) and the proto name (``log_index``) are accepted, as protobuf-JSON parsers and
+pydantic's ``validate_by_name`` do. It is hand-written rather than pydantic because
+importing pydantic and the models costs more than a whole ``sceau verify`` may take.
+Differential tests hold it to ``sigstore-models`` on every vector.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from sceau.errors import VerificationError
+
+_DIGITS = re.compile(r"[0-9]+")
+_B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_U64_MAX = 2**64 - 1
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), name)
+
+
+def loads(data: bytes | str, what: str, error: type[VerificationError]) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise error(f"{what} is not valid JSON: {e}") from None
+
+
+class Obj:
+    """One JSON object read against a fixed set of field names (camelCase)."""
+
+    __slots__ = ("_data", "_error", "_where")
+
+    def __init__(
+        self,
+        value: Any,
+        where: str,
+        fields: tuple[str, ...],
+        error: type[VerificationError],
+    ) -> None:
+        if not isinstance(value, dict):
+            raise error(f"{where}: expected a JSON object")
+        self._error = error
+        self._where = where
+        data: dict[str, Any] = {}
+        allowed = {f: f for f in fields}
+        allowed.update({_snake(f): f for f in fields})
+        for key, item in value.items():
+            name = allowed.get(key)
+            if name is None:
+                raise error(f"{where}: unknown field {key!r}")
+            if name in data:
+                raise error(f"{where}: field {name!r} given twice")
+            if item is not None:  # JSON null is the absent value in protobuf-JSON
+                data[name] = item
+        self._data = data
+
+    def fail(self, message: str) -> VerificationError:
+        return self._error(f"{self._where}: {message}")
+
+    def has(self, name: str) -> bool:
+        return name in self._data
+
+    def raw(self, name: str, required: bool = True) -> Any:
+        if name not in self._data:
+            if required:
+                raise self.fail(f"missing field {name!r}")
+            return None
+        return self._data[name]
+
+    def obj(self, name: str, fields: tuple[str, ...], required: bool = True) -> Obj | None:
+        value = self.raw(name, required)
+        if value is None:
+            return None
+        return Obj(value, f"{self._where}.{name}", fields, self._error)
+
+    def str(self, name: str, required: bool = True) -> str | None:
+        value = self.raw(name, required)
+        if value is not None and not isinstance(value, str):
+            raise self.fail(f"{name!r} must be a string")
+        return value
+
+    def req_str(self, name: str) -> str:
+        value = self.str(name)
+        assert value is not None
+        return value
+
+    def bytes(self, name: str, required: bool = True) -> bytes | None:
+        value = self.str(name, required)
+        if value is None:
+            return None
+        return b64decode(value, f"{self._where}.{name}", self._error)
+
+    def req_bytes(self, name: str) -> bytes:
+        value = self.bytes(name)
+        assert value is not None
+        return value
+
+    def u64(self, name: str, required: bool = True) -> int | None:
+        value = self.raw(name, required)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not _DIGITS.fullmatch(value):
+            raise self.fail(f"{name!r} must be a decimal string (protobuf int64)")
+        n = int(value)
+        if n > _U64_MAX:
+            raise self.fail(f"{name!r} is out of range")
+        return n
+
+    def int(self, name: str, required: bool = True) -> int | None:
+        value = self.raw(name, required)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise self.fail(f"{name!r} must be an integer")
+        return value
+
+    def list(self, name: str, required: bool = True) -> list[Any]:
+        value = self.raw(name, required)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.fail(f"{name!r} must be a list")
+        return value
+
+    def enum(self, name: str, allowed: frozenset[str], required: bool = True) -> str | None:
+        value = self.str(name, required)
+        if value is not None and value not in allowed:
+            raise self.fail(f"{name!r} has an unknown value {value!r}")
+        return value
+
+    def time(self, name: str, required: bool = True) -> datetime | None:
+        value = self.str(name, required)
+        if value is None:
+            return None
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            raise self.fail(f"{name!r} is not an RFC 3339 time") from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return when
+
+
+def b64decode(value: str, where: str, error: type[VerificationError]) -> bytes:
+    """Standard base64; padding may be omitted (protobuf-JSON); URL-safe is accepted too.
+    Line breaks are ignored, as Go's decoder (and Python's lenient one) ignore them."""
+    if "\n" in value or "\r" in value:
+        value = value.replace("\r", "").replace("\n", "")
+    if "-" in value or "_" in value:
+        value = value.replace("-", "+").replace("_", "/")
+    if not _B64.fullmatch(value):
+        raise error(f"{where}: invalid base64")
+    value += "=" * (-len(value) % 4)
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error:
+        raise error(f"{where}: invalid base64") from None

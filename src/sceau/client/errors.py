@@ -1,0 +1,41 @@
+"""Verification failures, one class per check so callers (and tests) can tell them apart.
+
+Every class is a :class:`sceau.errors.VerificationError`; the CLI prints the message on one
+line and exits 1. Messages name the check that failed.
+"""
+
+from __future__ import annotations
+
+from sceau.errors import VerificationError
+
+
+class BundleError(VerificationError):
+    """The bundle is malformed, of an unknown version, or breaks a client invariant."""
+
+
+class TrustRootError(VerificationError):
+    """The trusted root (or trust config) is malformed or lacks what is needed."""
+
+
+class TimestampError(VerificationError):
+    """No verified time could be established (RFC 3161 tokens, inclusion promise)."""
+
+
+class CertificateError(VerificationError):
+    """The signing certificate does not chain to the trusted root or breaks the profile."""
+
+
+class SCTError(CertificateError):
+    """The certificate's embedded SCT is missing or does not verify."""
+
+
+class PolicyError(VerificationError):
+    """The certificate (or key) is not the identity the caller asked for."""
+
+
+class LogEntryError(VerificationError):
+    """The transparency log entry, its proof, checkpoint or promise does not verify."""
+
+
+class SignatureError(VerificationError):
+    """The artifact signature (or DSSE envelope) does not verify, or mismatches the input."""

@@ -1,0 +1,89 @@
+"""Embedded SCT verification (RFC 6962 §3.2) for Fulcio leaf certificates.
+
+The SCT signs a ``digitally-signed`` struct over the *precertificate*: the leaf's TBS
+without the SCT list extension, bound to the issuer's key hash. We rebuild it and verify it
+with the CT log key the SCT names. Like sigstore-python we require exactly one embedded SCT;
+SCT extensions (Static CT's leaf index) are covered by the signature and passed through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Sequence
+from datetime import UTC
+from typing import Any
+
+from sceau.client.errors import SCTError
+from sceau.client.trust import TrustedRoot
+
+
+def _issuer(chain: Sequence[Any]) -> Any:
+    """The certificate that signed the precertificate (skipping a CT pre-issuer)."""
+    from cryptography.x509 import ExtendedKeyUsage, ExtensionNotFound
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    if not chain:
+        raise SCTError("SCT: no issuer certificate in the verified chain")
+    issuer = chain[0]
+    try:
+        eku = issuer.extensions.get_extension_for_class(ExtendedKeyUsage).value
+        if ExtendedKeyUsageOID.CERTIFICATE_TRANSPARENCY in eku and len(chain) > 1:
+            issuer = chain[1]
+    except ExtensionNotFound:
+        pass
+    return issuer
+
+
+def signed_struct(sct: Any, cert: Any, issuer_key_hash: bytes) -> bytes:
+    """RFC 6962 §3.2 ``digitally-signed`` input for a precert_entry SCT."""
+    from cryptography.x509.certificate_transparency import LogEntryType
+
+    if sct.entry_type != LogEntryType.PRE_CERTIFICATE:
+        raise SCTError("SCT: embedded SCT is not for a precertificate")
+    tbs = cert.tbs_precertificate_bytes
+    if len(tbs) >= 1 << 24:
+        raise SCTError("SCT: certificate too large")
+    ext = sct.extension_bytes
+    millis = int(sct.timestamp.replace(tzinfo=UTC).timestamp() * 1000)
+    return (
+        struct.pack("!BBQH", sct.version.value, 0, millis, sct.entry_type.value)
+        + issuer_key_hash
+        + len(tbs).to_bytes(3, "big")
+        + tbs
+        + struct.pack("!H", len(ext))
+        + ext
+    )
+
+
+def verify_sct(cert: Any, chain: Sequence[Any], trusted_root: TrustedRoot) -> Any:
+    """Verify the leaf's single embedded SCT; return the CT log instance that signed it."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509 import ExtensionNotFound, PrecertificateSignedCertificateTimestamps
+
+    try:
+        scts = cert.extensions.get_extension_for_class(
+            PrecertificateSignedCertificateTimestamps
+        ).value
+    except ExtensionNotFound:
+        raise SCTError("certificate does not contain an embedded SCT") from None
+    if len(scts) != 1:
+        raise SCTError(f"expected exactly one embedded SCT, found {len(scts)}")
+    sct = scts[0]
+    log = trusted_root.ctlog(sct.log_id)
+    if log is None or log.public_key is None:
+        raise SCTError(f"SCT is from a CT log not in the trusted root ({sct.log_id.hex()[:16]}…)")
+    if not isinstance(sct.signature_hash_algorithm, hashes.SHA256):
+        raise SCTError("SCT: only SHA-256 signatures are supported")
+    when = sct.timestamp.replace(tzinfo=UTC)
+    if log.valid_for is not None and not log.valid_for.contains(when):
+        raise SCTError("SCT time is outside the CT log key's validity in the trusted root")
+    issuer_spki = (
+        _issuer(chain)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    data = signed_struct(sct, cert, hashlib.sha256(issuer_spki).digest())
+    if not log.verify(sct.signature, data):
+        raise SCTError("SCT signature does not verify with the CT log key")
+    return log

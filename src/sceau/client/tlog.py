@@ -1,0 +1,150 @@
+"""Transparency log entry verification (PROTOCOLS.md §6 step 5): inclusion proof, signed
+checkpoint, optional witness cosignatures, and the Rekor v1 inclusion promise (SET).
+
+Pure functions of the entry and the trusted root; no network (an entry without an
+inclusion proof is refused, never looked up online).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sceau.client.bundle import TlogEntry
+from sceau.client.errors import LogEntryError
+from sceau.client.trust import LogInstance, TrustedRoot
+
+# Entry kinds written by Rekor v2 (rekor-tiles): index is tree-local, no SET, no time.
+REKOR_V2_KINDS = frozenset({("hashedrekord", "0.0.2"), ("dsse", "0.0.2")})
+# Entry kinds whose integrated time may count as verified time (Rekor v1 with a promise).
+REKOR_V1_KINDS = frozenset({("hashedrekord", "0.0.1"), ("dsse", "0.0.1"), ("intoto", "0.0.2")})
+
+
+@dataclass(frozen=True)
+class Witness:
+    """A C2SP tlog-witness whose cosignatures the caller requires."""
+
+    name: str
+    public_key: Any  # Ed25519 public key
+
+
+@dataclass(frozen=True)
+class LogVerification:
+    log: LogInstance
+    tree_size: int
+    root_hash: bytes
+    promise_verified: bool
+    cosignatures: tuple[str, ...] = ()
+
+
+def find_log(entry: TlogEntry, trusted_root: TrustedRoot, now: datetime) -> LogInstance:
+    log = trusted_root.tlog(entry.log_id)
+    if log is None or log.public_key is None:
+        raise LogEntryError(
+            f"log entry is from a log not in the trusted root (log ID {entry.log_id.hex()[:16]}…)"
+        )
+    if not log.started(now):
+        raise LogEntryError(f"log key of {log.base_url} is not yet valid")
+    return log
+
+
+def verify_entry(
+    entry: TlogEntry,
+    trusted_root: TrustedRoot,
+    *,
+    now: datetime | None = None,
+    witnesses: Sequence[Witness] = (),
+    witness_threshold: int = 0,
+) -> LogVerification:
+    from sceau import merkle
+
+    now = now or datetime.now(UTC)
+    log = find_log(entry, trusted_root, now)
+    proof = entry.inclusion_proof
+    if proof is None or proof.checkpoint is None:
+        raise LogEntryError("log entry has no inclusion proof with checkpoint (offline only)")
+    if (entry.kind, entry.version) in REKOR_V2_KINDS and proof.log_index != entry.log_index:
+        raise LogEntryError("Rekor v2 entry: inclusion proof index differs from the entry index")
+
+    # 5a. Inclusion of SHA-256(0x00 ‖ canonicalizedBody) under the proof's root.
+    leaf = merkle.leaf_hash(entry.canonicalized_body)
+    try:
+        merkle.verify_inclusion(
+            proof.log_index, proof.tree_size, leaf, list(proof.hashes), proof.root_hash
+        )
+    except merkle.ProofError as e:
+        raise LogEntryError(f"inclusion proof does not verify: {e.message}") from None
+
+    # 5b. The checkpoint is signed by this log and commits to the same tree.
+    checkpoint = _open_checkpoint(proof.checkpoint, log)
+    if checkpoint.root_hash != proof.root_hash or checkpoint.size != proof.tree_size:
+        raise LogEntryError("checkpoint does not match the inclusion proof's tree (size/root)")
+
+    # 5c. Witness cosignatures, only when the caller configured witnesses.
+    cosigned: tuple[str, ...] = ()
+    if witnesses:
+        from sceau import note as notes
+        from sceau.client.witness import verify_cosignatures
+
+        cosigned = verify_cosignatures(
+            notes.parse_note(proof.checkpoint), checkpoint, witnesses, witness_threshold
+        )
+
+    # 5d. The Signed Entry Timestamp (Rekor v1), verified when there is a time to bind.
+    promise = False
+    if entry.inclusion_promise is not None and entry.integrated_time:
+        verify_set(entry, log)
+        promise = True
+    return LogVerification(log, checkpoint.size, checkpoint.root_hash, promise, cosigned)
+
+
+def _open_checkpoint(text: str, log: LogInstance) -> Any:
+    from sceau import note as notes
+
+    try:
+        verifier = notes.note_verifier(log.name, log.public_key)
+        if verifier.key_id != log.log_id[:4] and (
+            log.checkpoint_key_id is None or verifier.key_id != log.checkpoint_key_id[:4]
+        ):
+            # The checkpoint key hint must be the log ID's first 4 bytes (python, js).
+            raise LogEntryError(f"checkpoint key ID of {log.name} does not match its log ID")
+        parsed = notes.verify_note(text, [verifier])
+        checkpoint = notes.Checkpoint.parse(parsed.body)
+    except notes.NoteError as e:
+        raise LogEntryError(f"checkpoint does not verify: {e.message}") from None
+    return checkpoint
+
+
+def set_payload(entry: TlogEntry) -> bytes:
+    """RFC 8785 JSON of body, integratedTime, logID (hex), logIndex (global) — the SET input.
+
+    Keys are already in JCS order and every value is ASCII or an integer, so compact
+    ``json.dumps`` is exactly the canonical form.
+    """
+    return json.dumps(
+        {
+            "body": base64.b64encode(entry.canonicalized_body).decode(),
+            "integratedTime": entry.integrated_time,
+            "logID": entry.log_id.hex(),
+            "logIndex": entry.log_index,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def verify_set(entry: TlogEntry, log: LogInstance) -> None:
+    assert entry.inclusion_promise is not None
+    when = datetime.fromtimestamp(entry.integrated_time, UTC)
+    if log.valid_for is not None and not log.valid_for.contains(when):
+        raise LogEntryError("integrated time is outside the log key's validity in the trusted root")
+    if not log.verify(entry.inclusion_promise, set_payload(entry)):
+        raise LogEntryError("inclusion promise (SET) does not verify with the log key")
+
+
+def entry_leaf_hash(entry: TlogEntry) -> bytes:
+    return hashlib.sha256(b"\x00" + entry.canonicalized_body).digest()

@@ -214,3 +214,20 @@ def test_dsse_v2() -> None:
     other, _ = h.leaf()
     req["dsseRequestV002"]["verifiers"][0]["x509Certificate"]["rawBytes"] = h.b64(h.der(other))
     _refused(from_v2_request, req, r"envelope.signatures\[0\]: no verifier verifies")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"b": [1, -2, True, None, False], "a": {"z": "x", "A": ""}, "é": "ü"},
+        {"s": 'quote " and \\ backslash and \n newline', "n": 2**60},
+        {"float": 1.5, "emoji": "\U0001f600", "ctl": "\x01"},
+        {"apiVersion": "0.0.1", "spec": {"list": [{"k": "v"}, []], "x": "a~ !#[]"}},
+    ],
+)
+def test_fast_jcs_equals_rfc8785(value) -> None:
+    import rfc8785
+
+    from sceau.services.rekor.canonical import jcs
+
+    assert jcs(value) == rfc8785.dumps(value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -35,7 +36,7 @@ class Material:
     public_key: PublicKey
     certificate: x509.Certificate | None
 
-    @property
+    @cached_property
     def canonical_pem(self) -> bytes:
         """PEM as Rekor re-encodes it (64-column base64, trailing newline)."""
         if self.certificate is not None:
@@ -56,20 +57,24 @@ class Material:
         """Rekor's public-key index term: hex SHA-256 of the canonical PEM."""
         return hashlib.sha256(self.canonical_pem).hexdigest()
 
-    def subjects(self) -> list[str]:
-        """SAN e-mail addresses, URIs and UTF-8 otherNames of the certificate (Rekor's
-        ``Subjects()``); empty for a bare key."""
+    @cached_property
+    def _san(self) -> x509.SubjectAlternativeName | None:
         if self.certificate is None:
-            return []
+            return None
         try:
-            san = self.certificate.extensions.get_extension_for_class(
+            return self.certificate.extensions.get_extension_for_class(
                 x509.SubjectAlternativeName
             ).value
         except (x509.ExtensionNotFound, ValueError):
+            return None
+
+    def subjects(self) -> list[str]:
+        """SAN e-mail addresses, URIs and UTF-8 otherNames of the certificate (Rekor's
+        ``Subjects()``); empty for a bare key."""
+        san = self._san
+        if san is None:
             return []
-        out: list[str] = []
-        out += san.get_values_for_type(x509.RFC822Name)
-        out += san.get_values_for_type(x509.UniformResourceIdentifier)
+        out: list[str] = [*self.emails(), *san.get_values_for_type(x509.UniformResourceIdentifier)]
         for other in san.get_values_for_type(x509.OtherName):
             text = _utf8_string(other)
             if text:
@@ -77,15 +82,8 @@ class Material:
         return out
 
     def emails(self) -> list[str]:
-        if self.certificate is None:
-            return []
-        try:
-            san = self.certificate.extensions.get_extension_for_class(
-                x509.SubjectAlternativeName
-            ).value
-        except (x509.ExtensionNotFound, ValueError):
-            return []
-        return list(san.get_values_for_type(x509.RFC822Name))
+        san = self._san
+        return [] if san is None else list(san.get_values_for_type(x509.RFC822Name))
 
 
 def _utf8_string(der: bytes) -> str | None:

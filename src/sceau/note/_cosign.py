@@ -69,6 +69,9 @@ class CosignatureSigner(NoteSigner):
             raise NoteError("clock is outside the cosignature timestamp range")
         return ts.to_bytes(_TS_SIZE, "big") + self._signer.sign(cosigned_message(message, ts))
 
+    def verifier(self) -> CosignatureVerifier:
+        return CosignatureVerifier(self.name, self.public_key)
+
 
 class CosignatureVerifier(NoteVerifier):
     """Checks a witness's cosignature/v1 lines (timestamp ‖ Ed25519 signature)."""

@@ -70,6 +70,10 @@ class NoteSigner:
         """The raw signature over ``message`` (the key ID is added by :func:`sign_note`)."""
         return self._signer.sign(message)
 
+    def verifier(self) -> NoteVerifier:
+        """The matching verifier (a log checks what it stored before trusting it)."""
+        return NoteVerifier(self.name, self.public_key)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, key_id={self.key_id.hex()})"
 

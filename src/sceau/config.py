@@ -35,7 +35,9 @@ class InstanceConfig:
         try:
             raw = tomllib.loads(path.read_text())
         except FileNotFoundError:
-            raise InputError(f"{path} not found: run `sceau init --dir {directory}` first") from None
+            raise InputError(
+                f"{path} not found: run `sceau init --dir {directory}` first"
+            ) from None
         except tomllib.TOMLDecodeError as e:
             raise InputError(f"{path} is not valid TOML: {e}") from e
         _apply_env(raw)

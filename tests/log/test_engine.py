@@ -180,7 +180,7 @@ def _start_fails(make_engine) -> str:
     "damage, expect",
     [
         ("UPDATE tiles SET data = substr(data, 1, 40) WHERE level = 0 AND idx = 1", "tile 0/1"),
-        ("UPDATE tiles SET data = zeroblob(8192) WHERE level = 0 AND idx = 0", "root hash"),
+        ("UPDATE tiles SET data = zeroblob(8192) WHERE level = 0 AND idx = 0", "tile 0/0"),
         ("DELETE FROM tiles WHERE level = 1", "missing"),
         ("UPDATE tiles SET data = substr(data, 1, 50) WHERE level = -1 AND idx = 1", "truncated"),
         ("UPDATE logs SET size = size + 1", "damaged"),
@@ -188,7 +188,10 @@ def _start_fails(make_engine) -> str:
         ("UPDATE logs SET note = replace(note, 'log.example.test', 'evil')", "checkpoint"),
     ],
 )
-def test_corrupt_state_on_disk_is_detected_at_start(make_engine, tmp_path, damage, expect):
+# SQLite-only: the damage is raw SQLite SQL; tests/log/test_postgres.py does the same to
+# PostgreSQL tables.
+def test_corrupt_state_on_disk_is_detected_at_start(make_sqlite_engine, tmp_path, damage, expect):
+    make_engine = make_sqlite_engine
     _fill(make_engine, 300)
     db = sqlite3.connect(tmp_path / "log.sqlite")
     db.execute(damage)
@@ -198,7 +201,8 @@ def test_corrupt_state_on_disk_is_detected_at_start(make_engine, tmp_path, damag
     assert "damaged" in message and expect in message
 
 
-def test_entry_swapped_in_the_edge_bundle_is_detected(make_engine, tmp_path):
+def test_entry_swapped_in_the_edge_bundle_is_detected(make_sqlite_engine, tmp_path):
+    make_engine = make_sqlite_engine  # SQLite-only, as above
     _fill(make_engine, 300)
     db = sqlite3.connect(tmp_path / "log.sqlite")
     (data,) = db.execute("SELECT data FROM tiles WHERE level=-1 AND idx=1").fetchone()
@@ -211,6 +215,31 @@ def test_entry_swapped_in_the_edge_bundle_is_detected(make_engine, tmp_path):
     db.commit()
     db.close()
     assert "does not match its leaf hash" in _start_fails(make_engine)
+
+
+def test_full_check_finds_an_entry_changed_inside_the_log(make_sqlite_engine, tmp_path):
+    """Entries behind the edge are re-hashed only on a full check (verify_entries)."""
+    _fill(make_sqlite_engine, 600)
+    db = sqlite3.connect(tmp_path / "log.sqlite")
+    (data,) = db.execute("SELECT data FROM tiles WHERE level=-1 AND idx=0").fetchone()
+    entries = split_bundle(data)
+    entries[7] = b"forged"
+    db.execute(
+        "UPDATE tiles SET data=? WHERE level=-1 AND idx=0",
+        (b"".join(len(e).to_bytes(2, "big") + e for e in entries),),
+    )
+    db.commit()
+    db.close()
+
+    async def go():
+        engine = make_sqlite_engine(verify_entries=True)
+        try:
+            await engine.start(create=False)
+        finally:
+            engine.storage.close()
+
+    with pytest.raises(InternalError, match="entry bundle 0 does not match"):
+        run(go())
 
 
 def test_read_path_serves_checkpoint_tiles_and_bundles(make_engine):

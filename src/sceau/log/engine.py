@@ -37,11 +37,12 @@ from sceau.log.integrate import (
     integrate,
     join_bundle,
     split_bundle,
+    split_hashes,
 )
 from sceau.log.storage import BatchWrite, Storage, TreeHead
 from sceau.merkle import leaf_hash, verify_inclusion
-from sceau.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, tile_width_at
-from sceau.note import Checkpoint, NoteSigner, sign_note
+from sceau.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, fold_complete, tile_width_at
+from sceau.note import Checkpoint, NoteError, NoteSigner, open_checkpoint, sign_note
 
 log = logging.getLogger("sceau.log")
 
@@ -122,6 +123,7 @@ class Log:
         self._full = asyncio.Event()
         self._edge = TreeEdge()
         self._head: SignedCheckpoint | None = None
+        self._seen: SignedCheckpoint | None = None  # newest head another process committed
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._first_arrival = 0.0
@@ -173,26 +175,56 @@ class Log:
             edge = TreeEdge.load(head.size, self._load_tile_strict)
         except InternalError as e:
             raise InternalError(f"{what}: {e.message}") from e
+        if head.size == 0:
+            return edge  # a new log: nothing stored yet, no checkpoint signed yet
+        self._check_tile_tree(head.size, edge, what)
         root = TreeHasher(
             head.size, {(lvl, i): h for lvl, (i, h) in edge.tiles.items()}, self._load_tile_strict
         ).root()
         if root != head.root_hash:
             raise InternalError(f"{what}: tiles give a root hash that differs from the stored head")
-        if head.size:
-            try:
-                cp = Checkpoint.parse(head.note.split("\n\n", 1)[0] + "\n")
-            except Exception as e:
-                raise InternalError(f"{what}: stored checkpoint does not parse: {e}") from e
-            if (cp.size, cp.root_hash, cp.origin) != (head.size, head.root_hash, self.origin):
-                raise InternalError(f"{what}: stored checkpoint does not match the tree head")
-            idx, data = edge.bundle
-            entries = split_bundle(data)
-            first = idx << TILE_HEIGHT
-            tile0 = edge.tiles[0][1]
-            for i, e in enumerate(entries):
-                if leaf_hash(e) != tile0[(first + i) & (TILE_WIDTH - 1)]:
-                    raise InternalError(f"{what}: entry {first + i} does not match its leaf hash")
+        try:
+            cp = open_checkpoint(head.note, [s.verifier() for s in self.config.note_signers])
+        except NoteError as e:
+            raise InternalError(f"{what}: stored checkpoint does not verify: {e.message}") from e
+        if (cp.size, cp.root_hash, cp.origin) != (head.size, head.root_hash, self.origin):
+            raise InternalError(f"{what}: stored checkpoint does not match the tree head")
+        idx, data = edge.bundle
+        entries = split_bundle(data)
+        first = idx << TILE_HEIGHT
+        tile0 = edge.tiles[0][1]
+        for i, e in enumerate(entries):
+            if leaf_hash(e) != tile0[(first + i) & (TILE_WIDTH - 1)]:
+                raise InternalError(f"{what}: entry {first + i} does not match its leaf hash")
         return edge
+
+    def _check_tile_tree(self, size: int, edge: TreeEdge, what: str) -> None:
+        """Every full tile must hash to its parent's entry, up to the edge (≈1 hash/leaf).
+
+        With ``engine.verify_entries`` every full entry bundle is also re-hashed against its
+        level-0 tile (reads the whole log: for ``sceau`` checks, not every start).
+        """
+        level, stored = 0, size
+        while stored >> TILE_HEIGHT:
+            parents = stored >> TILE_HEIGHT  # full tiles at this level
+            for first in range(0, parents, 256):
+                keys = [(level, i) for i in range(first, min(first + 256, parents))]
+                tiles = self._storage.read_tiles(self.name, keys)
+                parent_key = (level + 1, first >> TILE_HEIGHT)
+                parent = split_hashes(self._load_tile_strict(parent_key))
+                for lvl, i in keys:
+                    data = tiles.get((lvl, i))
+                    if data is None or len(data) != TILE_WIDTH * 32:
+                        raise InternalError(f"{what}: tile {lvl}/{i} is missing or short")
+                    hashes = split_hashes(data)
+                    if fold_complete(hashes) != parent[i & (TILE_WIDTH - 1)]:
+                        raise InternalError(f"{what}: tile {lvl}/{i} does not hash to its parent")
+                    if lvl == 0 and self.engine.verify_entries:
+                        bundle = self._load_tile_strict((ENTRIES, i))
+                        if [leaf_hash(e) for e in split_bundle(bundle)] != hashes:
+                            raise InternalError(f"{what}: entry bundle {i} does not match tile 0/{i}")
+            stored >>= TILE_HEIGHT
+            level += 1
 
     def _load_tile_strict(self, key: TileKey) -> bytes:
         data = self._storage.read_tiles(self.name, [key]).get(key)
@@ -317,12 +349,25 @@ class Log:
             if stored is None:
                 raise InternalError(f"log {self.name!r} vanished from storage")
             if stored.size != self._edge.size:
-                # Another process sequenced since our last batch (shared storage): catch up.
-                self._edge = self._check_stored(stored)
-                self._head = SignedCheckpoint(
-                    stored.size, stored.root_hash, stored.timestamp_ms, stored.note
-                )
+                self._catch_up(stored)
             return self._sequence_leased(batch)
+
+    def _catch_up(self, stored: TreeHead) -> None:
+        """Another process sequenced since our last batch (shared storage): load its edge.
+
+        Only the right-edge tiles are read and checked against the stored root, so the cost
+        does not grow with the log (the full check runs once, at start-up).
+        """
+        edge = TreeEdge.load(stored.size, self._load_tile_strict)
+        tiles = {(lvl, i): h for lvl, (i, h) in edge.tiles.items()}
+        if TreeHasher(stored.size, tiles, self._load_tile_strict).root() != stored.root_hash:
+            raise InternalError(
+                f"log {self.name!r}: stored tiles give a root that differs from the stored head"
+            )
+        self._edge = edge
+        self._head = SignedCheckpoint(
+            stored.size, stored.root_hash, stored.timestamp_ms, stored.note
+        )
 
     def _sequence_leased(self, batch: list[_Pending]) -> list[AppendResult]:
         existing = self._storage.find_leaves(self.name, [p.leaf_hash for p in batch])
@@ -376,15 +421,18 @@ class Log:
             raise InternalError(f"log {self.name} is not open")
         if getattr(self._storage, "shared", False):
             stored = await self._read(self._storage.load_head, self.name)
-            if stored is not None and stored.size > self._head.size:
-                return SignedCheckpoint(
+            if stored is not None and stored.size > self.size:
+                self._seen = SignedCheckpoint(
                     stored.size, stored.root_hash, stored.timestamp_ms, stored.note
                 )
-        return self._head
+        seen = self._seen
+        return seen if seen is not None and seen.size > self._head.size else self._head
 
     @property
     def size(self) -> int:
-        return self._head.size if self._head else 0
+        """The newest size this process knows (its own commits, or another's it has read)."""
+        own = self._head.size if self._head else 0
+        return max(own, self._seen.size) if self._seen else own
 
     async def _read(self, fn, *args):  # type: ignore[no-untyped-def]
         return await asyncio.get_running_loop().run_in_executor(self.engine._readers, fn, *args)
@@ -421,19 +469,21 @@ class Log:
 
         return TreeHasher(size, tiles, load)
 
-    def _check_size(self, size: int) -> None:
+    async def _check_size(self, size: int) -> None:
+        if size > self.size:
+            await self.latest()  # shared storage: another process may have grown the tree
         if not 0 < size <= self.size:
             raise NotFound(f"tree size {size} is not between 1 and the current size {self.size}")
 
     async def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        self._check_size(size)
+        await self._check_size(size)
         if not 0 <= index < size:
             raise NotFound(f"index {index} is not in the tree of size {size}")
         return await self._read(lambda: self._hasher(size).inclusion_proof(index))
 
     async def inclusion_proofs(self, indexes: Iterable[int], size: int) -> list[list[bytes]]:
         """Proofs for many indexes at one tree size, sharing the hashing work."""
-        self._check_size(size)
+        await self._check_size(size)
         wanted = list(indexes)
         for index in wanted:
             if not 0 <= index < size:
@@ -446,17 +496,19 @@ class Log:
         return await self._read(prove)
 
     async def consistency_proof(self, first: int, second: int) -> list[bytes]:
-        self._check_size(second)
+        await self._check_size(second)
         if not 0 <= first <= second:
             raise InputError(f"first size {first} must be between 0 and {second}")
         return await self._read(lambda: self._hasher(second).consistency_proof(first))
 
     async def root_at(self, size: int) -> bytes:
-        self._check_size(size)
+        await self._check_size(size)
         return await self._read(lambda: self._hasher(size).root())
 
     async def get_entries(self, start: int, end: int) -> list[bytes]:
         """Entries ``[start, end)``; ``end`` is clipped to the tree size."""
+        if end > self.size:
+            await self.latest()
         size = self.size
         end = min(end, size)
         if not 0 <= start < end:
@@ -478,6 +530,8 @@ class Log:
         return (await self.get_entries(index, index + 1))[0]
 
     async def entry_time(self, index: int) -> int:
+        if index >= self.size:
+            await self.latest()
         if not 0 <= index < self.size:
             raise NotFound(f"index {index} is not in the log")
         t = await self._read(self._storage.batch_time, self.name, index)
@@ -497,6 +551,8 @@ class Log:
 
         Tiles only grow, so the tile as it was at ``width`` is a prefix of the stored one.
         """
+        if tile_width_at(level, index, self.size) < width:
+            await self.latest()
         if tile_width_at(level, index, self.size) < width:
             raise NotFound(f"tile {level}/{index} of width {width} does not exist")
         return await self._read(self._read_tile_sync, (level, index), width)
@@ -519,11 +575,13 @@ class LogEngine:
         batch_size: int = 2048,
         max_pending: int = 50_000,
         reader_threads: int = 4,
+        verify_entries: bool = False,
     ) -> None:
         self.storage = storage
         self.batch_interval = batch_interval
         self.batch_size = batch_size
         self.max_pending = max_pending
+        self.verify_entries = verify_entries  # start-up re-hashes every entry bundle
         self._logs: dict[str, Log] = {}
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="sceau-log-writer")
         self._readers = ThreadPoolExecutor(reader_threads, thread_name_prefix="sceau-log-reader")

@@ -1,0 +1,82 @@
+"""``sceau serve``: run the instance's services over HTTP (all of them, or ``--only``)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from urllib.parse import urlsplit
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dir", default="./.sceau", help="instance directory (default ./.sceau)")
+    p.add_argument(
+        "--host", default=None, help="address to bind (default: from the URL, 127.0.0.1)"
+    )
+    p.add_argument("--port", type=int, default=None, help="port (default: from the instance URL)")
+    p.add_argument(
+        "--only", default=None, help="comma-separated subset of ca,ct,rekor,tsa,tuf,oidc"
+    )
+    p.add_argument("--dev-oidc", action="store_true", help="serve the development OIDC issuer")
+    p.add_argument("--init", action="store_true", help="create the instance first if missing")
+    p.add_argument("--url", default="http://127.0.0.1:8080", help="with --init: the instance URL")
+    p.add_argument("--log-level", default="info")
+
+
+def instructions(cfg) -> str:  # type: ignore[no-untyped-def]
+    """What to paste to sign and verify a file against this instance."""
+    d = shlex.quote(str(cfg.dir))
+    url = cfg.url
+    trust = shlex.quote(str(cfg.trust_dir / "trust_config.json"))
+    root = shlex.quote(str(cfg.trust_dir / "trusted_root.json"))
+    tuf_root = shlex.quote(str(cfg.tuf_dir / "root.json"))
+    ident = "you@example.com"
+    return f"""
+sceau is serving {url}  (CA, CT, Rekor v1+v2, TSA, TUF at {url}/tuf, dev OIDC at {url}/oidc)
+
+# a development identity token (valid 10 minutes)
+export SIGSTORE_ID_TOKEN=$(sceau dev-token --dir {d} --email {ident})
+echo hello > hello.txt
+
+# sceau
+sceau sign --instance-dir {d} hello.txt
+sceau verify hello.txt --bundle hello.txt.sigstore.json --trusted-root {root} \\
+    --certificate-identity {ident} --certificate-oidc-issuer {url}/oidc
+
+# sigstore-python (pip install sigstore), with the trust config file ...
+sigstore --trust-config {trust} sign --identity-token "$SIGSTORE_ID_TOKEN" hello.txt
+sigstore --trust-config {trust} verify identity hello.txt \\
+    --cert-identity {ident} --cert-oidc-issuer {url}/oidc
+# ... or through TUF
+sigstore --instance {url}/tuf trust-instance {tuf_root}
+sigstore --instance {url}/tuf sign --identity-token "$SIGSTORE_ID_TOKEN" hello.txt
+
+# sigstore-js (npm install -g @sigstore/cli)
+sigstore attest --fulcio-url {url} --rekor-url {url} --tsa-server-url {url} \\
+    --identity-token "$SIGSTORE_ID_TOKEN" hello.txt
+"""
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from sceau.app import build_app, parse_only
+    from sceau.config import CONFIG_NAME, InstanceConfig
+
+    only = parse_only(args.only)
+    from pathlib import Path
+
+    if args.init and not (Path(args.dir) / CONFIG_NAME).exists():
+        from sceau.instance import init_instance
+
+        init_instance(args.dir, url=args.url, dev_oidc=True)
+        print(f"initialised a new instance in {args.dir}", file=sys.stderr)
+    cfg = InstanceConfig.load(args.dir)
+    dev_oidc = True if args.dev_oidc else None
+    app = build_app(cfg, only=only, dev_oidc=dev_oidc)
+    parts = urlsplit(cfg.url)
+    host = args.host or parts.hostname or "127.0.0.1"
+    port = args.port or parts.port or (443 if parts.scheme == "https" else 80)
+    print(instructions(cfg), flush=True)
+    uvicorn.run(app, host=host, port=port, log_level=args.log_level, access_log=True)
+    return 0

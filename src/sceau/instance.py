@@ -1,0 +1,234 @@
+"""An instance directory: creating it (``sceau init``) and loading its material.
+
+Layout (DESIGN.md §3a)::
+
+    sceau.toml                  configuration (docs/configuration.md)
+    keys/                       private keys, 0600 (dir 0700): ca-root, ca-intermediate, ct,
+                                rekor-v1, rekor-v2, tsa, tsa-root, dev-oidc, tuf-*
+    certs/                      public certificates (PEM): CA root/intermediate, TSA root/leaf
+    data/                       SQLite databases (the log engine, CT chains)
+    trust/                      trusted_root.json, signing_config.v0.2.json, trust_config.json
+    tuf/                        the TUF repository served at /tuf/
+
+Init never overwrites an existing instance: it refuses if ``sceau.toml`` exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from sceau.config import CONFIG_NAME, DEFAULT_URL, InstanceConfig
+from sceau.durable import write_atomic
+from sceau.errors import Conflict, InputError, InternalError
+from sceau.keys import FileSigner, generate_signer, load_signer, save_signer
+
+KEY_FILES = {
+    "ca-root": "ecdsa-p384",
+    "ca-intermediate": "ecdsa-p256",
+    "ct": "ecdsa-p256",
+    "rekor-v1": "ecdsa-p256",
+    "rekor-v2": "ed25519",
+    "tsa": "ecdsa-p256",
+    "tsa-root": "ecdsa-p384",
+    "dev-oidc": "ecdsa-p256",
+}
+
+CONFIG_TEMPLATE = """\
+# sceau instance configuration. Every key: docs/configuration.md.
+# Environment overrides: SCEAU_<SECTION>_<KEY>, e.g. SCEAU_STORAGE_DSN.
+
+[instance]
+url = "{url}"              # public base URL; its host[:port] names the logs' checkpoints
+operator = "{operator}"
+
+[storage]
+driver = "sqlite"                       # or "postgres" with dsn = "postgresql://..."
+path = "data/sceau.sqlite"
+
+[log]
+batch_interval = 0.05                   # seconds between batches (latency vs. throughput)
+batch_size = 2048                       # entries per batch at most
+max_pending = 50000                     # queued entries before answering 503 + Retry-After
+
+[rekor]
+tree_id = {tree_id}                 # Rekor v1 tree ID (in entry IDs and checkpoints)
+
+[oidc]
+dev = {dev}                             # serve the development OIDC issuer at /oidc
+
+[ca]
+# OIDC issuers the CA trusts besides the dev issuer, in Fulcio's config shape, e.g.:
+# [ca.oidc-issuers."https://accounts.google.com"]
+# issuer-url = "https://accounts.google.com"
+# client-id = "sigstore"
+# type = "email"
+# [ca.meta-issuers."https://token.actions.githubusercontent.com"]
+# client-id = "sigstore"
+# type = "ci-provider"
+# ci-provider = "github-workflow"
+"""
+
+
+def _pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        raise InputError(f"instance URL must be http(s)://host[:port] with no path, got {url!r}")
+    return url.rstrip("/")
+
+
+def init_instance(
+    directory: str | os.PathLike[str],
+    *,
+    url: str = DEFAULT_URL,
+    operator: str = "sceau",
+    dev_oidc: bool = True,
+) -> InstanceConfig:
+    """Create a complete instance: keys, CA and TSA certificates, trust files, TUF repo."""
+    from sceau.services.ca.authority import make_ca_chain
+    from sceau.services.tsa import make_tsa_chain
+
+    url = _check_url(url)
+    d = Path(directory).resolve()
+    if (d / CONFIG_NAME).exists():
+        raise Conflict(f"{d / CONFIG_NAME} already exists: this directory is an instance")
+    for sub, mode in (("keys", 0o700), ("certs", 0o755), ("data", 0o700), ("trust", 0o755)):
+        (d / sub).mkdir(parents=True, exist_ok=True)
+        os.chmod(d / sub, mode)
+
+    signers = {name: generate_signer(alg) for name, alg in KEY_FILES.items()}
+    ca_chain, _ = make_ca_chain(
+        root_signer=signers["ca-root"],
+        intermediate_signer=signers["ca-intermediate"],
+        organization=operator,
+    )
+    tsa = make_tsa_chain(
+        organization=operator, leaf_signer=signers["tsa"], root_signer=signers["tsa-root"]
+    )
+    for name, signer in signers.items():
+        save_signer(signer, d / "keys" / f"{name}.pem")
+    certs = {
+        "ca-root.pem": ca_chain.root,
+        "ca-intermediate.pem": ca_chain.intermediate,
+        "tsa-root.pem": tsa.root,
+        "tsa-leaf.pem": tsa.leaf,
+    }
+    for name, cert in certs.items():
+        write_atomic(d / "certs" / name, _pem(cert), 0o644)
+
+    tree_id = secrets.randbelow(1 << 62) + 1
+    write_atomic(
+        d / CONFIG_NAME,
+        CONFIG_TEMPLATE.format(
+            url=url, operator=operator, tree_id=tree_id, dev="true" if dev_oidc else "false"
+        ).encode(),
+        0o644,
+    )
+    cfg = InstanceConfig.load(d)
+    publish_instance_trust(cfg)
+    return cfg
+
+
+@dataclass(frozen=True)
+class Material:
+    """The keys and certificates a running instance needs, loaded and cross-checked."""
+
+    signers: dict[str, FileSigner]
+    ca_root: x509.Certificate
+    ca_intermediate: x509.Certificate
+    tsa_root: x509.Certificate
+    tsa_leaf: x509.Certificate
+
+    @classmethod
+    def load(cls, cfg: InstanceConfig) -> Material:
+        signers: dict[str, FileSigner] = {}
+        for name in KEY_FILES:
+            path = cfg.keys_dir / f"{name}.pem"
+            if path.exists():
+                signers[name] = load_signer(path)
+
+        def cert(name: str) -> x509.Certificate:
+            path = cfg.dir / "certs" / name
+            try:
+                return x509.load_pem_x509_certificate(path.read_bytes())
+            except (OSError, ValueError) as e:
+                raise InternalError(f"cannot load certificate {path}: {e}") from e
+
+        return cls(
+            signers,
+            cert("ca-root.pem"),
+            cert("ca-intermediate.pem"),
+            cert("tsa-root.pem"),
+            cert("tsa-leaf.pem"),
+        )
+
+    def signer(self, name: str) -> FileSigner:
+        try:
+            return self.signers[name]
+        except KeyError:
+            raise InternalError(f"instance key keys/{name}.pem is missing") from None
+
+
+def valid_from(cert: x509.Certificate) -> dt.datetime:
+    return cert.not_valid_before_utc
+
+
+def build_trust_documents(
+    cfg: InstanceConfig, m: Material
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The instance's ``trusted_root.json`` and ``signing_config.v0.2.json`` documents."""
+    from sceau.note import log_id
+    from sceau.trust import (
+        CAEntry,
+        TlogEntry,
+        TSAEntry,
+        build_signing_config,
+        build_trusted_root,
+    )
+
+    url, host = cfg.url, cfg.host
+    start = min(valid_from(m.ca_root), valid_from(m.ca_intermediate), valid_from(m.tsa_leaf))
+    operator = str(cfg.get("instance", "operator", "sceau"))
+    v2_key = m.signer("rekor-v2").public_key()
+    v2_id = log_id(host, v2_key)
+    trusted_root = build_trusted_root(
+        ca=[CAEntry(url, [m.ca_intermediate, m.ca_root], start, operator=operator)],
+        tlogs=[
+            TlogEntry(url, m.signer("rekor-v1").public_key(), start, operator=operator),
+            TlogEntry(url, v2_key, start, log_id=v2_id, checkpoint_key_id=v2_id, operator=operator),
+        ],
+        ctlogs=[TlogEntry(f"{url}/ct", m.signer("ct").public_key(), start, operator=operator)],
+        tsas=[
+            TSAEntry(f"{url}/api/v1/timestamp", [m.tsa_leaf, m.tsa_root], start, operator=operator)
+        ],
+    )
+    signing_config = build_signing_config(
+        ca_url=url,
+        oidc_url=f"{url}/oidc" if cfg.get("oidc", "dev", False) else None,
+        rekor_v1_url=url,
+        rekor_v2_url=url,
+        tsa_url=f"{url}/api/v1/timestamp",
+        valid_from=start,
+        operator=operator,
+    )
+    return trusted_root, signing_config
+
+
+def publish_instance_trust(cfg: InstanceConfig) -> None:
+    """(Re)write the trust files and publish them through the TUF repository."""
+    from sceau.trust import publish_trust
+
+    trusted_root, signing_config = build_trust_documents(cfg, Material.load(cfg))
+    publish_trust(cfg.dir, trusted_root, signing_config)

@@ -1,0 +1,387 @@
+"""PostgreSQL storage driver: one database shared by any number of API processes and hosts.
+
+Every process runs a full :class:`~sceau.log.engine.LogEngine` on the same database and
+sequences its *own* pool of appends; the processes take turns per batch. No leader
+election and no forwarding: the turn is a transaction-scoped advisory lock.
+
+The sequencer lease (:meth:`PostgresStorage.sequencer_lease`) opens a transaction on the
+writer connection and takes ``pg_advisory_xact_lock(key(schema, log))``. Under it the
+engine re-reads the stored head (catching up on tiles another process wrote), integrates,
+signs, and :meth:`commit` writes tiles, bundles, leaf index, search keys, batch time and the
+head **in that same transaction**, with ``synchronous_commit=on``. COMMIT releases the lock.
+Because the lock lives and dies with the transaction:
+
+- a process that is killed (or whose host vanishes) loses its lock with its transaction,
+  and nothing of its half-done batch is visible; the next process in the lock queue goes
+  on at once (failover without timeouts — ``idle_in_transaction_session_timeout`` and TCP
+  keepalives bound a *frozen* holder or a silent network);
+- a lock cannot be lost while the commit still succeeds (they are one transaction), and
+  the compare-and-swap on the old size fences anything else.
+
+Readers (tiles, proofs, dedup lookups, search) use one autocommit connection per reader
+thread and reconnect once if the server dropped it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from sceau.errors import InternalError
+from sceau.log.storage import BatchWrite, StaleHead, TileKey, TreeHead
+from sceau.merkle import EMPTY_ROOT
+
+try:
+    import psycopg
+    from psycopg import sql
+    from psycopg.pq import TransactionStatus
+except ImportError as e:  # pragma: no cover - psycopg is an optional dependency
+    raise InternalError(
+        "the PostgreSQL driver needs psycopg 3: pip install 'sceau[postgres]'"
+    ) from e
+
+log = logging.getLogger("sceau.log.postgres")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS logs (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    origin TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    root BYTEA NOT NULL,
+    note TEXT NOT NULL,
+    timestamp_ms BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tiles (
+    log BIGINT NOT NULL REFERENCES logs(id), level INTEGER NOT NULL, idx BIGINT NOT NULL,
+    data BYTEA NOT NULL,
+    PRIMARY KEY (log, level, idx)
+);
+CREATE TABLE IF NOT EXISTS leaves (
+    log BIGINT NOT NULL REFERENCES logs(id), hash BYTEA NOT NULL, idx BIGINT NOT NULL,
+    PRIMARY KEY (log, hash)
+);
+CREATE TABLE IF NOT EXISTS search (
+    log BIGINT NOT NULL REFERENCES logs(id), key TEXT NOT NULL, idx BIGINT NOT NULL,
+    PRIMARY KEY (log, key, idx)
+);
+CREATE TABLE IF NOT EXISTS batches (
+    log BIGINT NOT NULL REFERENCES logs(id), first BIGINT NOT NULL, timestamp_ms BIGINT NOT NULL,
+    PRIMARY KEY (log, first)
+);
+"""
+
+TABLES = ("logs", "tiles", "leaves", "search", "batches")
+
+
+def lock_key(schema: str, name: str) -> int:
+    """The 64-bit advisory lock key of log ``name`` in ``schema`` (stable across versions)."""
+    digest = hashlib.sha256(f"sceau-log\0{schema}\0{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class PostgresStorage:
+    """A :class:`~sceau.log.storage.Storage` in one PostgreSQL database (optionally a schema).
+
+    ``dsn``: a libpq URI or key/value string. ``schema``: keep sceau's tables in this
+    schema (created if missing) instead of the connection's default. ``create=False``
+    refuses a database where the tables do not exist yet.
+    """
+
+    shared = True  # other processes write too: the engine re-reads the head for readers
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str | None = None,
+        create: bool = True,
+        application_name: str = "sceau",
+        stuck_holder_timeout_s: int = 30,
+        connect_timeout_s: int = 10,
+    ) -> None:
+        self.dsn = dsn
+        self.schema = schema
+        self.application_name = application_name
+        self._stuck_timeout = stuck_holder_timeout_s
+        self._connect_timeout = connect_timeout_s
+        self._local = threading.local()
+        self._readers: list[psycopg.Connection[Any]] = []
+        self._readers_lock = threading.Lock()
+        self._wlock = threading.RLock()
+        self._lease: str | None = None
+        self._ids: dict[str, int] = {}
+        self._writer: psycopg.Connection[Any] | None = None
+        w = self._writer_conn()
+        current = w.execute("SELECT current_schema()").fetchone()
+        self._schema_name = schema or str(current[0] if current else "public")
+        if create:
+            self._create_schema(w)
+        elif not self._tables_exist(w):
+            where = f"schema {schema!r}" if schema else "the database"
+            raise InternalError(f"no sceau log tables in {where} (run `sceau init`)")
+
+    # -- connections ------------------------------------------------------------------
+
+    def _connect(self, role: str) -> psycopg.Connection[Any]:
+        try:
+            conn = psycopg.connect(
+                self.dsn,
+                autocommit=True,
+                application_name=f"{self.application_name}:{role}",
+                connect_timeout=self._connect_timeout,
+                keepalives=1,
+                keepalives_idle=10,
+                keepalives_interval=3,
+                keepalives_count=3,
+            )
+        except psycopg.Error as e:
+            raise InternalError(f"cannot connect to PostgreSQL: {e}") from e
+        if self.schema:
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+        return conn
+
+    def _writer_conn(self) -> psycopg.Connection[Any]:
+        conn = self._writer
+        if conn is None or conn.closed or conn.broken:
+            if conn is not None:
+                conn.close()
+            conn = self._writer = self._connect("writer")
+            # Durable at COMMIT, whatever the server default; a holder that freezes inside
+            # its transaction is cut off (and its lock released) after the timeout; the
+            # server notices a vanished client host through keepalives.
+            conn.execute("SET synchronous_commit TO on")
+            conn.execute(
+                sql.SQL("SET idle_in_transaction_session_timeout TO {}").format(
+                    sql.Literal(f"{self._stuck_timeout}s")
+                )
+            )
+            for k, v in (("idle", 10), ("interval", 3), ("count", 3)):
+                conn.execute(
+                    sql.SQL("SET {} TO {}").format(
+                        sql.Identifier(f"tcp_keepalives_{k}"), sql.Literal(v)
+                    )
+                )
+        return conn
+
+    def _reader(self) -> psycopg.Connection[Any]:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.broken:
+            if conn is not None:
+                with self._readers_lock:
+                    self._readers.remove(conn)
+                conn.close()
+            conn = self._local.conn = self._connect("reader")
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def _query(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read on this thread's connection; reconnect once if the server dropped it."""
+        for attempt in (0, 1):
+            conn = self._reader()
+            try:
+                return conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+            except (psycopg.OperationalError, psycopg.InterfaceError) as e:
+                if not (conn.closed or conn.broken) or attempt:
+                    raise InternalError(f"PostgreSQL read failed: {e}") from e
+                log.warning("reader connection lost (%s); reconnecting", e)
+        raise AssertionError("unreachable")
+
+    def _create_schema(self, w: psycopg.Connection[Any]) -> None:
+        # Several processes may start at once: serialise DDL under a lock of its own.
+        with w.transaction():
+            w.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(self._schema_name, ""),))
+            if self.schema:
+                w.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+                )
+            for stmt in SCHEMA.split(";"):
+                if stmt.strip():
+                    w.execute(stmt)  # type: ignore[arg-type]
+
+    def _tables_exist(self, w: psycopg.Connection[Any]) -> bool:
+        row = w.execute("SELECT to_regclass('logs') IS NOT NULL").fetchone()
+        return bool(row and row[0])
+
+    def _id(self, name: str) -> int:
+        log_id = self._ids.get(name)
+        if log_id is None:
+            rows = self._query("SELECT id FROM logs WHERE name=%s", (name,))
+            if not rows:
+                raise InternalError(f"no log named {name!r} in the database")
+            log_id = self._ids[name] = int(rows[0][0])
+        return log_id
+
+    def lock_key(self, name: str) -> int:
+        return lock_key(self._schema_name, name)
+
+    # -- writer -----------------------------------------------------------------------
+
+    def create_log(self, name: str, origin: str, first: BatchWrite | None) -> None:
+        """Create ``name`` unless another process just did (then theirs stands)."""
+        with self._wlock:
+            w = self._writer_conn()
+            try:
+                with w.transaction():
+                    w.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key(name),))
+                    row = w.execute(
+                        "INSERT INTO logs(name, origin, size, root, note, timestamp_ms)"
+                        " VALUES (%s,%s,0,%s,'',0)"
+                        " ON CONFLICT (name) DO NOTHING RETURNING id",
+                        (name, origin, EMPTY_ROOT),
+                    ).fetchone()
+                    if row is not None and first is not None:
+                        self._write_batch(w, first, int(row[0]))
+            except psycopg.Error as e:
+                raise InternalError(f"cannot create log {name!r}: {e}") from e
+
+    @contextlib.contextmanager
+    def sequencer_lease(self, name: str) -> Iterator[None]:
+        """Open the batch transaction and wait for this log's advisory lock inside it."""
+        with self._wlock:
+            w = self._writer_conn()
+            try:
+                w.execute("BEGIN")
+                w.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key(name),))
+            except psycopg.Error as e:
+                self._abort(w)
+                raise InternalError(f"log {name}: cannot take the sequencer lock: {e}") from e
+            self._lease = name
+            try:
+                yield
+            finally:
+                self._lease = None
+                if w.info.transaction_status != TransactionStatus.IDLE:
+                    self._abort(w)  # no commit happened (nothing to write, or an error)
+
+    def _abort(self, w: psycopg.Connection[Any]) -> None:
+        try:
+            w.execute("ROLLBACK")
+        except psycopg.Error:
+            w.close()  # broken: the next batch reconnects
+
+    def commit(self, write: BatchWrite) -> None:
+        with self._wlock:
+            log_id = self._id(write.log)
+            w = self._writer_conn()
+            leased = self._lease == write.log
+            try:
+                if not leased:  # a commit outside the lease still takes the lock
+                    w.execute("BEGIN")
+                    w.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key(write.log),))
+                self._write_batch(w, write, log_id)
+                # Commit point: COMMIT returns once the WAL record is flushed
+                # (synchronous_commit=on); before it, none of the batch is visible.
+                w.execute("COMMIT")
+            except StaleHead:
+                self._abort(w)
+                raise
+            except psycopg.Error as e:
+                self._abort(w)
+                raise InternalError(f"log {write.log}: commit failed: {e}") from e
+
+    def _write_batch(self, c: psycopg.Connection[Any], w: BatchWrite, log_id: int) -> None:
+        h = w.head
+        cur = c.execute(
+            "UPDATE logs SET size=%s, root=%s, note=%s, timestamp_ms=%s WHERE id=%s AND size=%s",
+            (h.size, h.root_hash, h.note, h.timestamp_ms, log_id, w.old_size),
+        )
+        if cur.rowcount != 1:
+            raise StaleHead(f"log {w.log}: stored tree head is no longer size {w.old_size}")
+        if w.tiles:
+            keys = list(w.tiles)
+            c.execute(
+                "INSERT INTO tiles(log, level, idx, data)"
+                " SELECT %s, * FROM unnest(%s::int[], %s::bigint[], %s::bytea[])"
+                " ON CONFLICT (log, level, idx) DO UPDATE SET data = EXCLUDED.data",
+                (log_id, [k[0] for k in keys], [k[1] for k in keys], [w.tiles[k] for k in keys]),
+            )
+        if w.leaves:
+            c.execute(
+                "INSERT INTO leaves(log, hash, idx)"
+                " SELECT %s, * FROM unnest(%s::bytea[], %s::bigint[]) ON CONFLICT DO NOTHING",
+                (log_id, [lh for lh, _ in w.leaves], [i for _, i in w.leaves]),
+            )
+        if w.keys:
+            c.execute(
+                "INSERT INTO search(log, key, idx)"
+                " SELECT %s, * FROM unnest(%s::text[], %s::bigint[]) ON CONFLICT DO NOTHING",
+                (log_id, [k for k, _ in w.keys], [i for _, i in w.keys]),
+            )
+        if h.size > w.old_size:
+            c.execute(
+                "INSERT INTO batches(log, first, timestamp_ms) VALUES (%s,%s,%s)"
+                " ON CONFLICT (log, first) DO UPDATE SET timestamp_ms = EXCLUDED.timestamp_ms",
+                (log_id, w.old_size, h.timestamp_ms),
+            )
+
+    # -- readers ----------------------------------------------------------------------
+
+    def load_head(self, name: str) -> TreeHead | None:
+        rows = self._query("SELECT size, root, note, timestamp_ms FROM logs WHERE name=%s", (name,))
+        if not rows:
+            return None
+        size, root, note, ts = rows[0]
+        return TreeHead(int(size), bytes(root), note, int(ts))
+
+    def log_origin(self, name: str) -> str | None:
+        rows = self._query("SELECT origin FROM logs WHERE name=%s", (name,))
+        return None if not rows else str(rows[0][0])
+
+    def read_tiles(self, name: str, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
+        wanted = list(keys)
+        if not wanted:
+            return {}
+        rows = self._query(
+            "SELECT t.level, t.idx, t.data FROM tiles t"
+            " JOIN unnest(%s::int[], %s::bigint[]) AS k(level, idx)"
+            " ON t.level = k.level AND t.idx = k.idx WHERE t.log=%s",
+            ([k[0] for k in wanted], [k[1] for k in wanted], self._id(name)),
+        )
+        return {(int(lvl), int(idx)): bytes(data) for lvl, idx, data in rows}
+
+    def tile_sizes(self, name: str) -> Iterable[tuple[int, int, int]]:
+        rows = self._query(
+            "SELECT level, idx, octet_length(data) FROM tiles WHERE log=%s", (self._id(name),)
+        )
+        return [(int(a), int(b), int(c)) for a, b, c in rows]
+
+    def find_leaves(self, name: str, leaf_hashes: Sequence[bytes]) -> dict[bytes, int]:
+        if not leaf_hashes:
+            return {}
+        rows = self._query(
+            "SELECT hash, idx FROM leaves WHERE log=%s AND hash = ANY(%s::bytea[])",
+            (self._id(name), list(leaf_hashes)),
+        )
+        return {bytes(lh): int(idx) for lh, idx in rows}
+
+    def lookup(self, name: str, key: str, limit: int) -> list[int]:
+        rows = self._query(
+            "SELECT idx FROM search WHERE log=%s AND key=%s ORDER BY idx LIMIT %s",
+            (self._id(name), key, limit),
+        )
+        return [int(r[0]) for r in rows]
+
+    def batch_time(self, name: str, index: int) -> int | None:
+        rows = self._query(
+            "SELECT timestamp_ms FROM batches WHERE log=%s AND first<=%s"
+            " ORDER BY first DESC LIMIT 1",
+            (self._id(name), index),
+        )
+        return None if not rows else int(rows[0][0])
+
+    def close(self) -> None:
+        with self._wlock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        self._local = threading.local()

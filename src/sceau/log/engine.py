@@ -37,11 +37,12 @@ from sceau.log.integrate import (
     integrate,
     join_bundle,
     split_bundle,
+    split_hashes,
 )
 from sceau.log.storage import BatchWrite, Storage, TreeHead
 from sceau.merkle import leaf_hash, verify_inclusion
-from sceau.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, tile_width_at
-from sceau.note import Checkpoint, NoteSigner, sign_note
+from sceau.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, fold_complete, tile_width_at
+from sceau.note import Checkpoint, NoteError, NoteSigner, open_checkpoint, sign_note
 
 log = logging.getLogger("sceau.log")
 
@@ -174,26 +175,56 @@ class Log:
             edge = TreeEdge.load(head.size, self._load_tile_strict)
         except InternalError as e:
             raise InternalError(f"{what}: {e.message}") from e
+        if head.size == 0:
+            return edge  # a new log: nothing stored yet, no checkpoint signed yet
+        self._check_tile_tree(head.size, edge, what)
         root = TreeHasher(
             head.size, {(lvl, i): h for lvl, (i, h) in edge.tiles.items()}, self._load_tile_strict
         ).root()
         if root != head.root_hash:
             raise InternalError(f"{what}: tiles give a root hash that differs from the stored head")
-        if head.size:
-            try:
-                cp = Checkpoint.parse(head.note.split("\n\n", 1)[0] + "\n")
-            except Exception as e:
-                raise InternalError(f"{what}: stored checkpoint does not parse: {e}") from e
-            if (cp.size, cp.root_hash, cp.origin) != (head.size, head.root_hash, self.origin):
-                raise InternalError(f"{what}: stored checkpoint does not match the tree head")
-            idx, data = edge.bundle
-            entries = split_bundle(data)
-            first = idx << TILE_HEIGHT
-            tile0 = edge.tiles[0][1]
-            for i, e in enumerate(entries):
-                if leaf_hash(e) != tile0[(first + i) & (TILE_WIDTH - 1)]:
-                    raise InternalError(f"{what}: entry {first + i} does not match its leaf hash")
+        try:
+            cp = open_checkpoint(head.note, [s.verifier() for s in self.config.note_signers])
+        except NoteError as e:
+            raise InternalError(f"{what}: stored checkpoint does not verify: {e.message}") from e
+        if (cp.size, cp.root_hash, cp.origin) != (head.size, head.root_hash, self.origin):
+            raise InternalError(f"{what}: stored checkpoint does not match the tree head")
+        idx, data = edge.bundle
+        entries = split_bundle(data)
+        first = idx << TILE_HEIGHT
+        tile0 = edge.tiles[0][1]
+        for i, e in enumerate(entries):
+            if leaf_hash(e) != tile0[(first + i) & (TILE_WIDTH - 1)]:
+                raise InternalError(f"{what}: entry {first + i} does not match its leaf hash")
         return edge
+
+    def _check_tile_tree(self, size: int, edge: TreeEdge, what: str) -> None:
+        """Every full tile must hash to its parent's entry, up to the edge (≈1 hash/leaf).
+
+        With ``engine.verify_entries`` every full entry bundle is also re-hashed against its
+        level-0 tile (reads the whole log: for ``sceau`` checks, not every start).
+        """
+        level, stored = 0, size
+        while stored >> TILE_HEIGHT:
+            parents = stored >> TILE_HEIGHT  # full tiles at this level
+            for first in range(0, parents, 256):
+                keys = [(level, i) for i in range(first, min(first + 256, parents))]
+                tiles = self._storage.read_tiles(self.name, keys)
+                parent_key = (level + 1, first >> TILE_HEIGHT)
+                parent = split_hashes(self._load_tile_strict(parent_key))
+                for lvl, i in keys:
+                    data = tiles.get((lvl, i))
+                    if data is None or len(data) != TILE_WIDTH * 32:
+                        raise InternalError(f"{what}: tile {lvl}/{i} is missing or short")
+                    hashes = split_hashes(data)
+                    if fold_complete(hashes) != parent[i & (TILE_WIDTH - 1)]:
+                        raise InternalError(f"{what}: tile {lvl}/{i} does not hash to its parent")
+                    if lvl == 0 and self.engine.verify_entries:
+                        bundle = self._load_tile_strict((ENTRIES, i))
+                        if [leaf_hash(e) for e in split_bundle(bundle)] != hashes:
+                            raise InternalError(f"{what}: entry bundle {i} does not match tile 0/{i}")
+            stored >>= TILE_HEIGHT
+            level += 1
 
     def _load_tile_strict(self, key: TileKey) -> bytes:
         data = self._storage.read_tiles(self.name, [key]).get(key)
@@ -544,11 +575,13 @@ class LogEngine:
         batch_size: int = 2048,
         max_pending: int = 50_000,
         reader_threads: int = 4,
+        verify_entries: bool = False,
     ) -> None:
         self.storage = storage
         self.batch_interval = batch_interval
         self.batch_size = batch_size
         self.max_pending = max_pending
+        self.verify_entries = verify_entries  # start-up re-hashes every entry bundle
         self._logs: dict[str, Log] = {}
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="sceau-log-writer")
         self._readers = ThreadPoolExecutor(reader_threads, thread_name_prefix="sceau-log-reader")

@@ -41,13 +41,13 @@ def parse_only(value: str | None) -> set[str]:
     return chosen
 
 
-def open_storage(cfg: InstanceConfig) -> Any:
+def open_storage(cfg: InstanceConfig, *, create: bool = False) -> Any:
     """The log storage driver named by ``[storage] driver``."""
     driver = str(cfg.get("storage", "driver", "sqlite"))
     if driver == "sqlite":
         from sceau.log.sqlite import SQLiteStorage
 
-        return SQLiteStorage(cfg.path("storage", "path", "data/sceau.sqlite"), create=False)
+        return SQLiteStorage(cfg.path("storage", "path", "data/sceau.sqlite"), create=create)
     if driver in ("postgres", "postgresql"):
         from sceau.log.postgres import PostgresStorage
 
@@ -103,7 +103,11 @@ class _Metrics:
 
 
 def build_app(
-    cfg: InstanceConfig, *, only: Iterable[str] | None = None, dev_oidc: bool | None = None
+    cfg: InstanceConfig,
+    *,
+    only: Iterable[str] | None = None,
+    dev_oidc: bool | None = None,
+    create_storage: bool = False,
 ) -> Starlette:
     """Build the app for ``cfg``'s instance, serving ``only`` these services (default all)."""
     from sceau.instance import Material
@@ -124,7 +128,7 @@ def build_app(
         from sceau.log import LogEngine
 
         engine = LogEngine(
-            open_storage(cfg),
+            open_storage(cfg, create=create_storage),
             batch_interval=float(cfg.get("log", "batch_interval", 0.05)),
             batch_size=int(cfg.get("log", "batch_size", 2048)),
             max_pending=int(cfg.get("log", "max_pending", 50_000)),
@@ -257,6 +261,18 @@ def build_app(
     app.state.engine = engine
     app.state.dev_issuer = dev
     return app
+
+
+def create_logs(cfg: InstanceConfig) -> None:
+    """Create the instance's logs in storage (``sceau init``; ``serve`` never creates)."""
+    app = build_app(cfg, only={"rekor", "ct"}, dev_oidc=False, create_storage=True)
+    engine = app.state.engine
+
+    async def create() -> None:
+        await engine.start(create=True)
+        await engine.close()
+
+    asyncio.run(create())
 
 
 class _ASGIWrap:

@@ -137,6 +137,9 @@ def init_instance(
         0o644,
     )
     cfg = InstanceConfig.load(d)
+    from sceau.app import create_logs
+
+    create_logs(cfg)
     publish_instance_trust(cfg)
     return cfg
 

@@ -25,8 +25,18 @@ _B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _U64_MAX = 2**64 - 1
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), name)
+_ALIASES: dict[tuple[str, ...], dict[str, str]] = {}
+
+
+def _aliases(fields: tuple[str, ...]) -> dict[str, str]:
+    """JSON name and proto (snake_case) name → JSON name, computed once per field set."""
+    table = _ALIASES.get(fields)
+    if table is None:
+        table = {f: f for f in fields}
+        for f in fields:
+            table[re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), f)] = f
+        _ALIASES[fields] = table
+    return table
 
 
 def loads(data: bytes | str, what: str, error: type[VerificationError]) -> Any:
@@ -53,8 +63,7 @@ class Obj:
         self._error = error
         self._where = where
         data: dict[str, Any] = {}
-        allowed = {f: f for f in fields}
-        allowed.update({_snake(f): f for f in fields})
+        allowed = _aliases(fields)
         for key, item in value.items():
             name = allowed.get(key)
             if name is None:

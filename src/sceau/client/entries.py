@@ -69,18 +69,27 @@ def prehash_algorithm(details: str) -> str:
 class Material:
     """The signer's public material as it appears in log entries."""
 
-    def __init__(self, certificate: Any | None, public_key: Any) -> None:
+    def __init__(self, certificate: Any | None, public_key: Any, der: bytes | None = None) -> None:
         from cryptography.hazmat.primitives import serialization as s
 
         self.certificate = certificate
         self.public_key = public_key
-        if certificate is not None:
-            self.pem = certificate.public_bytes(s.Encoding.PEM)
-            self.der = certificate.public_bytes(s.Encoding.DER)
-        else:
-            self.pem = public_key.public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo)
-            self.der = public_key.public_bytes(s.Encoding.DER, s.PublicFormat.SubjectPublicKeyInfo)
+        if der is None:
+            der = (
+                certificate.public_bytes(s.Encoding.DER)
+                if certificate is not None
+                else public_key.public_bytes(s.Encoding.DER, s.PublicFormat.SubjectPublicKeyInfo)
+            )
+        self.der = der  # certificate DER, or SPKI DER for a managed key
         self.details = key_details(public_key)
+
+    @property
+    def pem(self) -> bytes:
+        """Standard PEM (64-column base64, trailing newline), as Rekor v1 stores it."""
+        label = b"CERTIFICATE" if self.certificate is not None else b"PUBLIC KEY"
+        b64 = base64.b64encode(self.der)
+        lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
+        return b"-----BEGIN %s-----\n%s\n-----END %s-----\n" % (label, b"\n".join(lines), label)
 
     def v2_verifier(self) -> dict[str, Any]:
         if self.certificate is not None:

@@ -17,6 +17,9 @@ from typing import Any
 from sceau.client.errors import SCTError
 from sceau.client.trust import TrustedRoot
 
+# issuer certificate -> SHA-256 of its SPKI (issuers are the few trusted-root CAs)
+_KEY_HASHES: dict[Any, bytes] = {}
+
 
 def _issuer(chain: Sequence[Any]) -> Any:
     """The certificate that signed the precertificate (skipping a CT pre-issuer)."""

@@ -18,19 +18,12 @@ from typing import Any
 from sceau.client.bundle import TlogEntry
 from sceau.client.errors import LogEntryError
 from sceau.client.trust import LogInstance, TrustedRoot
+from sceau.client.witness import Witness, count_cosigners, witness_verifiers
 
 # Entry kinds written by Rekor v2 (rekor-tiles): index is tree-local, no SET, no time.
 REKOR_V2_KINDS = frozenset({("hashedrekord", "0.0.2"), ("dsse", "0.0.2")})
 # Entry kinds whose integrated time may count as verified time (Rekor v1 with a promise).
 REKOR_V1_KINDS = frozenset({("hashedrekord", "0.0.1"), ("dsse", "0.0.1"), ("intoto", "0.0.2")})
-
-
-@dataclass(frozen=True)
-class Witness:
-    """A C2SP tlog-witness whose cosignatures the caller requires."""
-
-    name: str
-    public_key: Any  # Ed25519 public key
 
 
 @dataclass(frozen=True)
@@ -80,20 +73,11 @@ def verify_entry(
     except merkle.ProofError as e:
         raise LogEntryError(f"inclusion proof does not verify: {e.message}") from None
 
-    # 5b. The checkpoint is signed by this log and commits to the same tree.
-    checkpoint = _open_checkpoint(proof.checkpoint, log)
+    # 5b. The checkpoint is signed by this log (and, if configured, by enough witnesses)
+    #     and commits to the same tree as the proof.
+    checkpoint, cosigned = _open_checkpoint(proof.checkpoint, log, witnesses, witness_threshold)
     if checkpoint.root_hash != proof.root_hash or checkpoint.size != proof.tree_size:
         raise LogEntryError("checkpoint does not match the inclusion proof's tree (size/root)")
-
-    # 5c. Witness cosignatures, only when the caller configured witnesses.
-    cosigned: tuple[str, ...] = ()
-    if witnesses:
-        from sceau import note as notes
-        from sceau.client.witness import verify_cosignatures
-
-        cosigned = verify_cosignatures(
-            notes.parse_note(proof.checkpoint), checkpoint, witnesses, witness_threshold
-        )
 
     # 5d. The Signed Entry Timestamp (Rekor v1), verified when there is a time to bind.
     promise = False
@@ -103,21 +87,36 @@ def verify_entry(
     return LogVerification(log, checkpoint.size, checkpoint.root_hash, promise, cosigned)
 
 
-def _open_checkpoint(text: str, log: LogInstance) -> Any:
+def _open_checkpoint(
+    text: str, log: LogInstance, witnesses: Sequence[Witness], threshold: int
+) -> tuple[Any, tuple[str, ...]]:
     from sceau import note as notes
 
+    verifier = _log_verifier(log)
+    extra = witness_verifiers(witnesses) if witnesses else []
     try:
-        verifier = notes.note_verifier(log.name, log.public_key)
-        if verifier.key_id != log.log_id[:4] and (
-            log.checkpoint_key_id is None or verifier.key_id != log.checkpoint_key_id[:4]
-        ):
-            # The checkpoint key hint must be the log ID's first 4 bytes (python, js).
-            raise LogEntryError(f"checkpoint key ID of {log.name} does not match its log ID")
-        parsed = notes.verify_note(text, [verifier])
+        parsed = notes.verify_note(text, [verifier, *extra])
         checkpoint = notes.Checkpoint.parse(parsed.body)
     except notes.NoteError as e:
         raise LogEntryError(f"checkpoint does not verify: {e.message}") from None
-    return checkpoint
+    if not any(s.name == verifier.name and s.key_id == verifier.key_id for s in parsed.verified):
+        raise LogEntryError("checkpoint is not signed by the log")
+    cosigned = count_cosigners(parsed, extra, threshold) if witnesses else ()
+    return checkpoint, cosigned
+
+
+def _log_verifier(log: LogInstance) -> Any:
+    """The note verifier of a log, named host[:port] of its base URL (the js rule); its key
+    hint must be the log ID's first 4 bytes (the python rule)."""
+    from sceau import note as notes
+
+    try:
+        verifier = log.note_verifier
+    except notes.NoteError as e:
+        raise LogEntryError(f"log key of {log.name} cannot verify checkpoints: {e}") from None
+    if bytes(verifier.key_id) not in {i[:4] for i in log.ids()}:
+        raise LogEntryError(f"checkpoint key ID of {log.name} does not match its log ID")
+    return verifier
 
 
 def set_payload(entry: TlogEntry) -> bytes:

@@ -84,6 +84,13 @@ class LogInstance:
         return (self.log_id,) if self.checkpoint_key_id in (None, self.log_id) else (
             self.log_id, self.checkpoint_key_id)  # fmt: skip
 
+    @cached_property
+    def note_verifier(self) -> Any:
+        """Checkpoint verifier (C2SP key-ID rule by key type), built once."""
+        from sceau import note
+
+        return note.note_verifier(self.name, self.public_key)
+
     def started(self, now: datetime) -> bool:
         return self.valid_for is None or self.valid_for.start <= now
 
@@ -186,6 +193,15 @@ class TrustedRoot:
                 )
             store = self._stores[key] = Store(certs)
         return store
+
+    def ca_certificates_at(self, when: datetime) -> frozenset[Any]:
+        """Certificates of every CA valid at ``when`` (the anchors of :meth:`fulcio_store`)."""
+        return frozenset(
+            c
+            for ca in self.certificate_authorities
+            if ca.valid_for.contains(when)
+            for c in ca.chain
+        )
 
     @cached_property
     def fulcio_certificates(self) -> tuple[Any, ...]:

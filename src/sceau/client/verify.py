@@ -173,9 +173,12 @@ class Verifier:
 
         if cert is not None:
             # 2. The certificate chains to a trusted Fulcio CA at every verified time.
-            chain: list[Any] = []
-            for t in times:
-                chain = self._verify_chain(cert, t.time)
+            chain = self._verify_chain(cert, times[0].time)
+            for t in times[1:]:
+                # Signatures do not depend on time: re-check only validity windows, and
+                # fall back to full path building if this path is not valid then.
+                if not self._path_valid_at(cert, chain, t.time):
+                    chain = self._verify_chain(cert, t.time)
             checks.append("certificate chains to a trusted CA")
             # 3. Exactly one embedded SCT, signed by a trusted CT log.
             from sceau.client.sct import verify_sct
@@ -211,26 +214,18 @@ class Verifier:
                     )
             checks.append("verified times within certificate validity")
 
-        material = Material(cert, public_key)
+        material = Material(cert, public_key, b.certificate)
         result = VerificationResult(b, cert, tuple(times), log, tuple(checks))
         return result, material
 
     def _verify_chain(self, cert: Any, when: datetime) -> list[Any]:
-        from cryptography.x509 import ExtendedKeyUsage, UnsupportedGeneralNameType
-        from cryptography.x509.verification import (
-            Criticality,
-            ExtensionPolicy,
-            PolicyBuilder,
-        )
+        """pyca's WebPKI client verifier over the trusted-root CAs valid at ``when``; the
+        bundle's own intermediates are not used (as sigstore-python)."""
+        from cryptography.x509 import UnsupportedGeneralNameType
+        from cryptography.x509.verification import PolicyBuilder
         from cryptography.x509.verification import VerificationError as X509Error
 
-        # Fulcio leaves carry codeSigning, not clientAuth: relax only the EKU rule.
-        ca_policy = ExtensionPolicy.webpki_defaults_ca().may_be_present(
-            ExtendedKeyUsage, Criticality.NON_CRITICAL, None
-        )
-        ee_policy = ExtensionPolicy.webpki_defaults_ee().may_be_present(
-            ExtendedKeyUsage, Criticality.NON_CRITICAL, None
-        )
+        ca_policy, ee_policy = _extension_policies()
         verifier = (
             PolicyBuilder()
             .store(self.trusted_root.fulcio_store(when))
@@ -242,6 +237,12 @@ class Verifier:
             return list(verifier.verify(cert, []).chain[1:])
         except (X509Error, UnsupportedGeneralNameType) as e:
             raise CertificateError(f"certificate chain does not verify: {e}") from None
+
+    def _path_valid_at(self, cert: Any, chain: list[Any], when: datetime) -> bool:
+        trusted = self.trusted_root.ca_certificates_at(when)
+        return all(c in trusted for c in chain) and all(
+            c.not_valid_before_utc <= when <= c.not_valid_after_utc for c in (cert, *chain)
+        )
 
     # -- steps 7–8 ----------------------------------------------------------------------
 
@@ -274,6 +275,29 @@ class Verifier:
 
 
 # -- helpers ----------------------------------------------------------------------------
+
+
+_POLICIES: list[Any] = []
+
+
+def _extension_policies() -> tuple[Any, Any]:
+    """WebPKI defaults, relaxed only for EKU: Fulcio leaves carry codeSigning, not
+    clientAuth (built once; the objects are immutable)."""
+    if not _POLICIES:
+        from cryptography.x509 import ExtendedKeyUsage
+        from cryptography.x509.verification import Criticality, ExtensionPolicy
+
+        _POLICIES.append(
+            ExtensionPolicy.webpki_defaults_ca().may_be_present(
+                ExtendedKeyUsage, Criticality.NON_CRITICAL, None
+            )
+        )
+        _POLICIES.append(
+            ExtensionPolicy.webpki_defaults_ee().may_be_present(
+                ExtendedKeyUsage, Criticality.NON_CRITICAL, None
+            )
+        )
+    return _POLICIES[0], _POLICIES[1]
 
 
 def _as_bundle(bundle: Bundle | bytes | str) -> Bundle:

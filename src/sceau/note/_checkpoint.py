@@ -35,6 +35,8 @@ class Checkpoint:
         if not isinstance(self.root_hash, bytes) or len(self.root_hash) != HASH_SIZE:
             raise NoteError("checkpoint root hash must be 32 bytes")
         object.__setattr__(self, "extensions", tuple(self.extensions))
+        if any("\n" in line for line in (self.origin, *self.extensions)):
+            raise NoteError("checkpoint origin and extension lines cannot contain a newline")
         check_text(self._text(), "checkpoint")
 
     def _text(self) -> str:

@@ -38,7 +38,7 @@ def format_vkey(key: Any) -> str:
 
 def parse_vkey(vkey: str) -> NoteVerifier:
     """The verifier a vkey names; raises :class:`NoteError` on any mismatch."""
-    parts = vkey.strip().split("+")
+    parts = vkey.split("+", 2)  # the base64 key may itself contain "+"
     if len(parts) != 3:
         raise NoteError("vkey is not '<name>+<key id>+<key>'")
     name, hex_id, b64 = parts

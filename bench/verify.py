@@ -139,11 +139,31 @@ def main() -> None:
             )
         )
         env_note = os.environ.get("SIGSTORE_OFFLINE")
-        sceau_cmd = [str(bindir / "sceau"), "verify", artifact, "--bundle", bundle,
-                     "--certificate-identity", IDENTITY, "--certificate-oidc-issuer", ISSUER]
-        sigstore_cmd = [str(bindir / "sigstore"), "--trust-config", str(config), "verify",
-                        "identity", artifact, "--bundle", bundle, "--cert-identity", IDENTITY,
-                        "--cert-oidc-issuer", ISSUER]
+        sceau_cmd = [
+            str(bindir / "sceau"),
+            "verify",
+            artifact,
+            "--bundle",
+            bundle,
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            ISSUER,
+        ]
+        sigstore_cmd = [
+            str(bindir / "sigstore"),
+            "--trust-config",
+            str(config),
+            "verify",
+            "identity",
+            artifact,
+            "--bundle",
+            bundle,
+            "--cert-identity",
+            IDENTITY,
+            "--cert-oidc-issuer",
+            ISSUER,
+        ]
         ours_wall = wall(sceau_cmd, args.cli_runs)
         theirs_wall = wall(sigstore_cmd, args.cli_runs)
     del env_note

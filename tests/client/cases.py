@@ -81,9 +81,7 @@ class Case:
 
 
 def conformance_cases() -> list[Case]:
-    return sorted(
-        (Case(d.name, d) for d in BV.iterdir() if d.is_dir()), key=lambda c: c.name
-    )
+    return sorted((Case(d.name, d) for d in BV.iterdir() if d.is_dir()), key=lambda c: c.name)
 
 
 @dataclass(frozen=True)
@@ -100,8 +98,16 @@ class TableRow:
         return self.expect.startswith("ok")
 
     def argv(self) -> list[str]:
-        args = ["verify", str(SP / self.artifact), "--bundle", str(SP / self.bundle),
-                "--certificate-identity", self.identity, "--certificate-oidc-issuer", self.issuer]
+        args = [
+            "verify",
+            str(SP / self.artifact),
+            "--bundle",
+            str(SP / self.bundle),
+            "--certificate-identity",
+            self.identity,
+            "--certificate-oidc-issuer",
+            self.issuer,
+        ]
         if self.root == "staging":
             args.append("--staging")
         elif self.root == "production":

@@ -79,7 +79,16 @@ def test_vector_subprocess(name: str) -> None:
 def test_sign_bundle_is_not_available_yet(tmp_path, capsys) -> None:
     art = tmp_path / "a.txt"
     art.write_text("x")
-    code = main(["conformance", "sign-bundle", "--identity-token", "t", "--bundle",
-                 str(tmp_path / "b.json"), str(art)])
+    code = main(
+        [
+            "conformance",
+            "sign-bundle",
+            "--identity-token",
+            "t",
+            "--bundle",
+            str(tmp_path / "b.json"),
+            str(art),
+        ]
+    )
     assert code == 1
     assert capsys.readouterr().err == "error: sign-bundle is not available yet\n"

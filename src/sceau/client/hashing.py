@@ -39,6 +39,8 @@ class Digest:
         algorithm, sep, hexval = text.partition(":")
         if not sep or algorithm not in _SIZES or not _HEX.fullmatch(hexval):
             raise InputError(f"not a digest of the form sha256:<hex>: {text!r}")
+        if len(hexval) != 2 * _SIZES[algorithm]:
+            raise InputError(f"not a digest of the form sha256:<hex>: {text!r} (wrong length)")
         return cls(bytes.fromhex(hexval), algorithm)
 
     @classmethod

@@ -15,7 +15,7 @@ pre-generated bodies; otherwise from an httpx asyncio generator (which starves a
 server: numbers are then a lower bound).
 
     .venv/bin/python bench/rekor_http.py [--seconds 30] [--connections 64] [--api v1|v2]
-        [--workers 1]
+        [--workers 1] [--threads 1]
 """
 
 from __future__ import annotations
@@ -83,8 +83,11 @@ def free_port() -> int:
 # -- the server process -------------------------------------------------------------------
 
 
-def serve(directory: Path, port: int, batch_interval: float) -> None:
-    """Run the Rekor app (plus the ping endpoint) under uvicorn; called in the child."""
+def serve(directory: Path, port: int, batch_interval: float, workers: int) -> None:
+    """Run the Rekor app (plus the ping endpoint) under uvicorn; called in the child.
+
+    ``workers`` > 1: that many HTTP processes feed one sequencer process
+    (:mod:`sceau.services.rekor.workers`)."""
     import uvicorn
     from starlette.requests import Request
     from starlette.responses import JSONResponse
@@ -95,27 +98,37 @@ def serve(directory: Path, port: int, batch_interval: float) -> None:
     from sceau.log.sqlite import SQLiteStorage
     from sceau.services.rekor import RekorConfig, build_rekor
 
-    engine = LogEngine(SQLiteStorage(directory / "rekor.sqlite"), batch_interval=batch_interval)
-    service = build_rekor(engine, RekorConfig(
-        url=f"http://127.0.0.1:{port}", v1_signer=generate_signer("ecdsa-p256"),
-        v2_signer=generate_signer("ed25519")))
+    def make_engine() -> LogEngine:
+        return LogEngine(SQLiteStorage(directory / "rekor.sqlite"), batch_interval=batch_interval)
+
+    config = RekorConfig(url=f"http://127.0.0.1:{port}", v1_signer=generate_signer("ecdsa-p256"),
+                         v2_signer=generate_signer("ed25519"))
 
     async def ping(request: Request) -> JSONResponse:
         await request.body()
         return JSONResponse({"ok": True})
 
-    service.routes.append(Route("/bench/ping", ping, methods=["POST"]))
+    ping_route = Route("/bench/ping", ping, methods=["POST"])
+    if workers > 1:
+        from sceau.services.rekor.workers import run_workers
+
+        run_workers(config, make_engine, host="127.0.0.1", port=port, workers=workers,
+                    socket_path=directory / "sequencer.sock", extra_routes=[ping_route])
+        return
+    engine = make_engine()
+    service = build_rekor(engine, config)
+    service.routes.append(ping_route)
     app = service.app(engine)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", loop="uvloop",
                 http="httptools", access_log=False)
 
 
 @contextlib.contextmanager
-def server(directory: Path, batch_interval: float):
+def server(directory: Path, batch_interval: float, workers: int = 1):
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, __file__, "--serve", str(directory), "--port", str(port),
-         "--batch-interval", str(batch_interval)],
+         "--batch-interval", str(batch_interval), "--workers", str(workers)],
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -245,13 +258,15 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1, help="wrk threads (load generator)")
     p.add_argument("--api", choices=["v1", "v2"], default="v1")
     p.add_argument("--batch-interval", type=float, default=0.05)
+    p.add_argument("--workers", type=int, default=1,
+                   help="HTTP worker processes feeding one sequencer process")
     p.add_argument("--max-rate", type=int, default=3000,
                    help="entries/s the pre-generated set must cover without repeats")
     p.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve:
-        serve(args.serve, args.port, args.batch_interval)
+        serve(args.serve, args.port, args.batch_interval, args.workers)
         return 0
 
     use_wrk = shutil.which("wrk") is not None
@@ -265,7 +280,7 @@ def main() -> int:
               f"{time.monotonic() - t0:.1f}s; load generator: {'wrk' if use_wrk else 'httpx'}")
         path = "/api/v1/log/entries" if args.api == "v1" else "/api/v2/log/entries"
         (tmpdir / "data").mkdir()
-        with server(tmpdir / "data", args.batch_interval) as (base, _proc):
+        with server(tmpdir / "data", args.batch_interval, args.workers) as (base, _proc):
             if use_wrk:
                 ping_script = tmpdir / "ping.lua"
                 ping_script.write_text(PING_LUA)
@@ -291,7 +306,8 @@ def main() -> int:
           f"p99 {result['p99']:.1f} ms  ({result['ok']:.0f} logged, {result['failed']:.0f} "
           f"refused{sock})")
     print(f"ratio to ceiling: {result['rate'] / ceiling['rate']:.0%}   "
-          f"(connections {args.connections}, {args.seconds}s; v1 tree size now {size})")
+          f"(connections {args.connections}, workers {args.workers}, {args.seconds}s; "
+          f"v1 tree size now {size})")
     target = result["rate"] >= 1000 and result["p99"] <= 1500 and \
         result["rate"] >= 0.5 * ceiling["rate"]
     print("target (>=1000/s, p99<=1.5s, >=50% of ceiling):", "met" if target else "NOT met")

@@ -357,3 +357,25 @@ def test_small_limits_name_the_setting(tmp_path) -> None:
         r = httpx.post(f"{base}/api/v1/log/entries", json=h.dsse_v1(b"x" * 2000)[0])
     assert r.status_code == 413
     assert "over the limit of 1000 bytes (attestation)" in r.json()["message"]
+
+
+def test_unsupported_key_and_hash_are_400(rekor: Server) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    request = h.hashedrekord_v1()[0]
+    request["spec"]["data"]["hash"]["algorithm"] = "md5"
+    r = _v1_post(rekor, request)
+    assert r.status_code == 400
+    assert r.json()["message"].startswith("spec.data.hash.algorithm: unsupported hash 'md5'")
+
+    request = h.hashedrekord_v1()[0]
+    pub = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    request["spec"]["signature"]["publicKey"]["content"] = h.b64(pub)
+    r = _v1_post(rekor, request)
+    assert r.status_code == 400 and "Ed25519 keys cannot sign a prehashed digest" in r.text
+
+    request = h.hashedrekord_v2()[0]
+    request["hashedRekordRequestV002"]["signature"]["verifier"]["keyDetails"] = "PKIX_ED25519"
+    r = rekor.client.post("/api/v2/log/entries", json=request)
+    assert r.status_code == 400 and "keyDetails: unsupported algorithm 'PKIX_ED25519'" in r.text

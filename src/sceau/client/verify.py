@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -75,10 +76,19 @@ class Verifier:
         *,
         witnesses: Sequence[tuple[str, Any]] = (),
         witness_threshold: int = 0,
+        certificate_cache: int = 256,
     ) -> None:
         self.trusted_root = trusted_root
         self.witnesses = tuple(Witness(name, key) for name, key in witnesses)
         self.witness_threshold = witness_threshold
+        # Leaf DER -> its verified chain: the time-independent half of steps 2–3 (issuer
+        # signatures and the SCT) for certificates seen before — sigstore-python signs many
+        # files with one certificate. Validity windows are re-checked at every use.
+        self._chains: OrderedDict[bytes, list[Any]] = OrderedDict()
+        self._cache_size = certificate_cache
+
+    def clear_cache(self) -> None:
+        self._chains.clear()
 
     # -- public API ---------------------------------------------------------------------
 
@@ -172,19 +182,19 @@ class Verifier:
         checks.append(f"{len(times)} verified time(s)")
 
         if cert is not None:
-            # 2. The certificate chains to a trusted Fulcio CA at every verified time.
-            chain = self._verify_chain(cert, times[0].time)
-            for t in times[1:]:
-                # Signatures do not depend on time: re-check only validity windows, and
-                # fall back to full path building if this path is not valid then.
-                if not self._path_valid_at(cert, chain, t.time):
-                    chain = self._verify_chain(cert, t.time)
-            checks.append("certificate chains to a trusted CA")
-            # 3. Exactly one embedded SCT, signed by a trusted CT log.
-            from sceau.client.sct import verify_sct
-
-            verify_sct(cert, chain, self.trusted_root)
-            checks.append("embedded SCT verifies")
+            # 2–3. Chain to a trusted CA at every verified time, and the SCT (or the same
+            #      facts remembered for this exact certificate, windows re-checked).
+            assert b.certificate is not None
+            chain = self._chains.get(b.certificate)
+            if chain is not None and all(self._path_valid_at(cert, chain, t.time) for t in times):
+                self._chains.move_to_end(b.certificate)
+            else:
+                chain = self._verify_chain_and_sct(cert, times)
+                if self._cache_size:
+                    self._chains[b.certificate] = chain
+                    if len(self._chains) > self._cache_size:
+                        self._chains.popitem(last=False)
+            checks += ["certificate chains to a trusted CA", "embedded SCT verifies"]
             # 4. Leaf profile (KU digitalSignature, EKU codeSigning), then the policy.
             _check_leaf_profile(cert)
             policy.verify(cert)
@@ -217,6 +227,20 @@ class Verifier:
         material = Material(cert, public_key, b.certificate)
         result = VerificationResult(b, cert, tuple(times), log, tuple(checks))
         return result, material
+
+    def _verify_chain_and_sct(self, cert: Any, times: list[VerifiedTime]) -> list[Any]:
+        from sceau.client.sct import verify_sct
+
+        # 2. The certificate chains to a trusted Fulcio CA at every verified time.
+        chain = self._verify_chain(cert, times[0].time)
+        for t in times[1:]:
+            # Signatures do not depend on time: re-check only validity windows, and
+            # fall back to full path building if this path is not valid then.
+            if not self._path_valid_at(cert, chain, t.time):
+                chain = self._verify_chain(cert, t.time)
+        # 3. Exactly one embedded SCT, signed by a trusted CT log.
+        verify_sct(cert, chain, self.trusted_root)
+        return chain
 
     def _verify_chain(self, cert: Any, when: datetime) -> list[Any]:
         """pyca's WebPKI client verifier over the trusted-root CAs valid at ``when``; the

@@ -45,9 +45,9 @@ def verify_token(token: bytes, signature: bytes, trusted_root: TrustedRoot) -> V
 
     try:
         response = decode_timestamp_response(token)
-    except ValueError:
+        gen_time = response.tst_info.gen_time
+    except Exception:  # the Rust decoder raises ValueError, and others on odd ASN.1
         raise TimestampError("RFC 3161 timestamp is not a valid TimeStampResp") from None
-    gen_time = response.tst_info.gen_time
     reasons = []
     for tsa in trusted_root.timestamp_authorities:
         if len(tsa.chain) < 2:
@@ -58,7 +58,7 @@ def verify_token(token: bytes, signature: bytes, trusted_root: TrustedRoot) -> V
             verifier = _VERIFIERS[tsa] = _verifier(tsa)
         try:
             verifier.verify_message(response, signature)
-        except TSAVerificationError as e:
+        except (TSAVerificationError, ValueError) as e:
             reasons.append(str(e))
             continue
         if not tsa.valid_for.contains(gen_time):

@@ -361,8 +361,10 @@ def _load_leaf(b: Bundle) -> Any:
     try:
         cert = load_der_x509_certificate(b.certificate)
         chain = [load_der_x509_certificate(c) for c in b.chain]
-    except ValueError:
-        raise BundleError("bundle certificate is not valid DER X.509") from None
+        for c in (cert, *chain):
+            _ = c.extensions  # parsed lazily by pyca: surface malformed ones here
+    except ValueError as e:
+        raise BundleError(f"bundle certificate is not valid X.509: {e}") from None
     if _is_ca(cert):
         raise BundleError("bundle's first certificate is a CA, not a signing certificate")
     for c in chain:

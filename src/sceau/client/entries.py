@@ -14,6 +14,9 @@ import hashlib
 import json
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from sceau.client.bundle import DsseEnvelope, TlogEntry
 from sceau.client.errors import LogEntryError
 
@@ -42,7 +45,6 @@ def _body(entry: TlogEntry) -> Any:
 
 def key_details(public_key: Any) -> str:
     """Rekor v2 ``keyDetails`` for a signing key (the hash rule of rekor-tiles)."""
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         return {
@@ -70,15 +72,14 @@ class Material:
     """The signer's public material as it appears in log entries."""
 
     def __init__(self, certificate: Any | None, public_key: Any, der: bytes | None = None) -> None:
-        from cryptography.hazmat.primitives import serialization as s
 
         self.certificate = certificate
         self.public_key = public_key
         if der is None:
             der = (
-                certificate.public_bytes(s.Encoding.DER)
+                certificate.public_bytes(Encoding.DER)
                 if certificate is not None
-                else public_key.public_bytes(s.Encoding.DER, s.PublicFormat.SubjectPublicKeyInfo)
+                else public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
             )
         self.der = der  # certificate DER, or SPKI DER for a managed key
         self.details = key_details(public_key)

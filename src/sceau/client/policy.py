@@ -13,6 +13,16 @@ import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.x509 import (
+    ExtensionNotFound,
+    ObjectIdentifier,
+    OtherName,
+    RFC822Name,
+    SubjectAlternativeName,
+    UniformResourceIdentifier,
+)
+
 from sceau.client.errors import PolicyError
 
 _FULCIO = "1.3.6.1.4.1.57264.1."
@@ -35,7 +45,6 @@ class VerificationPolicy(Protocol):
 
 
 def _ext_value(cert: Any, oid: str) -> bytes | None:
-    from cryptography.x509 import ExtensionNotFound, ObjectIdentifier
 
     try:
         return cert.extensions.get_extension_for_oid(ObjectIdentifier(oid)).value.value
@@ -88,13 +97,6 @@ def _issuers(cert: Any) -> list[str]:
 
 def cert_identities(cert: Any) -> list[str]:
     """SAN identities: emails, URIs, and Fulcio's otherName (username) SANs."""
-    from cryptography.x509 import (
-        ExtensionNotFound,
-        OtherName,
-        RFC822Name,
-        SubjectAlternativeName,
-        UniformResourceIdentifier,
-    )
 
     try:
         san = cert.extensions.get_extension_for_class(SubjectAlternativeName).value
@@ -278,7 +280,6 @@ class PublicKey:
     """Managed-key verification: the bundle must be signed by this key, not a certificate."""
 
     def __init__(self, key: Any) -> None:
-        from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
         if isinstance(key, bytes | str):
             from sceau.keys import load_public_key_pem

@@ -14,6 +14,15 @@ from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import (
+    ExtendedKeyUsage,
+    ExtensionNotFound,
+    PrecertificateSignedCertificateTimestamps,
+)
+from cryptography.x509.certificate_transparency import LogEntryType
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
 from sceau.client.errors import SCTError
 from sceau.client.trust import TrustedRoot
 
@@ -23,8 +32,6 @@ _KEY_HASHES: dict[Any, bytes] = {}
 
 def _issuer(chain: Sequence[Any]) -> Any:
     """The certificate that signed the precertificate (skipping a CT pre-issuer)."""
-    from cryptography.x509 import ExtendedKeyUsage, ExtensionNotFound
-    from cryptography.x509.oid import ExtendedKeyUsageOID
 
     if not chain:
         raise SCTError("SCT: no issuer certificate in the verified chain")
@@ -40,7 +47,6 @@ def _issuer(chain: Sequence[Any]) -> Any:
 
 def signed_struct(sct: Any, cert: Any, issuer_key_hash: bytes) -> bytes:
     """RFC 6962 §3.2 ``digitally-signed`` input for a precert_entry SCT."""
-    from cryptography.x509.certificate_transparency import LogEntryType
 
     if sct.entry_type != LogEntryType.PRE_CERTIFICATE:
         raise SCTError("SCT: embedded SCT is not for a precertificate")
@@ -61,8 +67,6 @@ def signed_struct(sct: Any, cert: Any, issuer_key_hash: bytes) -> bytes:
 
 def verify_sct(cert: Any, chain: Sequence[Any], trusted_root: TrustedRoot) -> Any:
     """Verify the leaf's single embedded SCT; return the CT log instance that signed it."""
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.x509 import ExtensionNotFound, PrecertificateSignedCertificateTimestamps
 
     try:
         scts = cert.extensions.get_extension_for_class(
@@ -81,12 +85,14 @@ def verify_sct(cert: Any, chain: Sequence[Any], trusted_root: TrustedRoot) -> An
     when = sct.timestamp.replace(tzinfo=UTC)
     if log.valid_for is not None and not log.valid_for.contains(when):
         raise SCTError("SCT time is outside the CT log key's validity in the trusted root")
-    issuer_spki = (
-        _issuer(chain)
-        .public_key()
-        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    data = signed_struct(sct, cert, hashlib.sha256(issuer_spki).digest())
+    issuer = _issuer(chain)
+    key_hash = _KEY_HASHES.get(issuer)
+    if key_hash is None:
+        spki = issuer.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        key_hash = _KEY_HASHES[issuer] = hashlib.sha256(spki).digest()
+    data = signed_struct(sct, cert, key_hash)
     if not log.verify(sct.signature, data):
         raise SCTError("SCT signature does not verify with the CT log key")
     return log

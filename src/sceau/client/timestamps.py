@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from rfc3161_client import VerificationError as TSAVerificationError
+from rfc3161_client import VerifierBuilder, decode_timestamp_response
+
 from sceau.client.errors import TimestampError
 from sceau.client.trust import Authority, TrustedRoot
 
@@ -27,7 +30,6 @@ class VerifiedTime:
 
 
 def _verifier(tsa: Authority) -> Any:
-    from rfc3161_client import VerifierBuilder
 
     builder = VerifierBuilder().tsa_certificate(tsa.chain[0]).add_root_certificate(tsa.chain[-1])
     for cert in tsa.chain[1:-1]:
@@ -40,8 +42,6 @@ _VERIFIERS: dict[Authority, Any] = {}
 
 def verify_token(token: bytes, signature: bytes, trusted_root: TrustedRoot) -> VerifiedTime:
     """Verify one DER TimeStampResp over ``signature``; raise :class:`TimestampError`."""
-    from rfc3161_client import VerificationError as TSAVerificationError
-    from rfc3161_client import decode_timestamp_response
 
     try:
         response = decode_timestamp_response(token)

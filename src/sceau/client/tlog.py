@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sceau import merkle
+from sceau import note as notes
 from sceau.client.bundle import TlogEntry
 from sceau.client.errors import LogEntryError
 from sceau.client.trust import LogInstance, TrustedRoot
@@ -54,7 +56,6 @@ def verify_entry(
     witnesses: Sequence[Witness] = (),
     witness_threshold: int = 0,
 ) -> LogVerification:
-    from sceau import merkle
 
     now = now or datetime.now(UTC)
     log = find_log(entry, trusted_root, now)
@@ -90,7 +91,6 @@ def verify_entry(
 def _open_checkpoint(
     text: str, log: LogInstance, witnesses: Sequence[Witness], threshold: int
 ) -> tuple[Any, tuple[str, ...]]:
-    from sceau import note as notes
 
     verifier = _log_verifier(log)
     extra = witness_verifiers(witnesses) if witnesses else []
@@ -108,7 +108,6 @@ def _open_checkpoint(
 def _log_verifier(log: LogInstance) -> Any:
     """The note verifier of a log, named host[:port] of its base URL (the js rule); its key
     hint must be the log ID's first 4 bytes (the python rule)."""
-    from sceau import note as notes
 
     try:
         verifier = log.note_verifier

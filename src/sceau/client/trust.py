@@ -94,14 +94,19 @@ class LogInstance:
     def started(self, now: datetime) -> bool:
         return self.valid_for is None or self.valid_for.start <= now
 
+    @cached_property
+    def _verifier(self) -> Any:
+        from sceau.keys import Verifier
+
+        return Verifier(self.public_key)
+
     def verify(self, signature: bytes, message: bytes) -> bool:
         from sceau.errors import VerificationError
-        from sceau.keys import Verifier
 
         if self.public_key is None:
             return False
         try:
-            Verifier(self.public_key).verify(signature, message)
+            self._verifier.verify(signature, message)
         except VerificationError:
             return False
         return True

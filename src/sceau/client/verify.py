@@ -15,12 +15,29 @@ import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from cryptography.x509 import (
+    BasicConstraints,
+    ExtendedKeyUsage,
+    ExtensionNotFound,
+    KeyUsage,
+    UnsupportedGeneralNameType,
+    load_der_x509_certificate,
+)
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder
+from cryptography.x509.verification import VerificationError as X509Error
+
 from sceau.client.bundle import Bundle, DsseEnvelope, MessageSignature
+from sceau.client.entries import Material, check_dsse, check_hashedrekord
 from sceau.client.errors import (
     BundleError,
     CertificateError,
@@ -29,10 +46,12 @@ from sceau.client.errors import (
     TimestampError,
 )
 from sceau.client.hashing import Digest, hash_file
-from sceau.client.policy import PublicKey, VerificationPolicy
+from sceau.client.policy import PublicKey, VerificationPolicy, cert_identities, cert_issuer
+from sceau.client.sct import verify_sct
 from sceau.client.timestamps import VerifiedTime, verify_timestamps
 from sceau.client.tlog import REKOR_V1_KINDS, LogVerification, Witness, verify_entry
 from sceau.client.trust import TrustedRoot
+from sceau.keys import Verifier as KeyVerifier
 
 VERIFIED_TIME_THRESHOLD = 1
 IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -53,7 +72,6 @@ class VerificationResult:
 
     @property
     def identity(self) -> str | None:
-        from sceau.client.policy import cert_identities
 
         if self.certificate is None:
             return None
@@ -62,7 +80,6 @@ class VerificationResult:
 
     @property
     def issuer(self) -> str | None:
-        from sceau.client.policy import cert_issuer
 
         return cert_issuer(self.certificate) if self.certificate is not None else None
 
@@ -143,7 +160,6 @@ class Verifier:
     def _verify_common(
         self, b: Bundle, policy: VerificationPolicy
     ) -> tuple[VerificationResult, Any]:
-        from sceau.client.entries import Material
 
         now = datetime.now(UTC)
         checks: list[str] = []
@@ -229,7 +245,6 @@ class Verifier:
         return result, material
 
     def _verify_chain_and_sct(self, cert: Any, times: list[VerifiedTime]) -> list[Any]:
-        from sceau.client.sct import verify_sct
 
         # 2. The certificate chains to a trusted Fulcio CA at every verified time.
         chain = self._verify_chain(cert, times[0].time)
@@ -245,9 +260,6 @@ class Verifier:
     def _verify_chain(self, cert: Any, when: datetime) -> list[Any]:
         """pyca's WebPKI client verifier over the trusted-root CAs valid at ``when``; the
         bundle's own intermediates are not used (as sigstore-python)."""
-        from cryptography.x509 import UnsupportedGeneralNameType
-        from cryptography.x509.verification import PolicyBuilder
-        from cryptography.x509.verification import VerificationError as X509Error
 
         ca_policy, ee_policy = _extension_policies()
         verifier = (
@@ -273,7 +285,6 @@ class Verifier:
     def _verify_message(
         self, b: Bundle, sig: MessageSignature, material: Any, digest: Digest
     ) -> None:
-        from sceau.client.entries import check_hashedrekord
 
         if digest.algorithm != "sha256":
             raise SignatureError("message signatures are verified over a SHA-256 digest")
@@ -285,8 +296,6 @@ class Verifier:
         check_hashedrekord(b.tlog_entry, material, sig.signature, digest.value)
 
     def _verify_envelope(self, b: Bundle, env: DsseEnvelope, material: Any) -> tuple[str, bytes]:
-        from sceau.client.entries import check_dsse
-        from sceau.keys import Verifier as KeyVerifier
 
         # 7. Exactly one signature (checked at parse), valid over PAE(type, payload).
         try:
@@ -308,9 +317,6 @@ def _extension_policies() -> tuple[Any, Any]:
     """WebPKI defaults, relaxed only for EKU: Fulcio leaves carry codeSigning, not
     clientAuth (built once; the objects are immutable)."""
     if not _POLICIES:
-        from cryptography.x509 import ExtendedKeyUsage
-        from cryptography.x509.verification import Criticality, ExtensionPolicy
-
         _POLICIES.append(
             ExtensionPolicy.webpki_defaults_ca().may_be_present(
                 ExtendedKeyUsage, Criticality.NON_CRITICAL, None
@@ -343,7 +349,6 @@ def _replace(
     payload: bytes | None = None,
     statement: dict[str, Any] | None = None,
 ) -> VerificationResult:
-    from dataclasses import replace
 
     return replace(
         result,
@@ -355,7 +360,6 @@ def _replace(
 
 
 def _load_leaf(b: Bundle) -> Any:
-    from cryptography.x509 import load_der_x509_certificate
 
     assert b.certificate is not None
     try:
@@ -375,7 +379,6 @@ def _load_leaf(b: Bundle) -> Any:
 
 
 def _is_ca(cert: Any) -> bool:
-    from cryptography.x509 import BasicConstraints, ExtensionNotFound
 
     try:
         return bool(cert.extensions.get_extension_for_class(BasicConstraints).value.ca)
@@ -384,8 +387,6 @@ def _is_ca(cert: Any) -> bool:
 
 
 def _check_leaf_profile(cert: Any) -> None:
-    from cryptography.x509 import ExtendedKeyUsage, ExtensionNotFound, KeyUsage
-    from cryptography.x509.oid import ExtendedKeyUsageOID
 
     try:
         ku = cert.extensions.get_extension_for_class(KeyUsage).value
@@ -399,10 +400,6 @@ def _check_leaf_profile(cert: Any) -> None:
 
 
 def _verify_prehashed(public_key: Any, signature: bytes, digest: bytes) -> None:
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
     try:
         if isinstance(public_key, ec.EllipticCurvePublicKey):

@@ -130,7 +130,8 @@ def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
     log = base / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sceau", "serve", "--dir", str(inst.dir), "--log-level", "warning"],
+            [sys.executable, "-m", "sceau", "serve", "--dir", str(inst.dir),
+             "--log-level", "warning"],
             stdout=out, stderr=subprocess.STDOUT, cwd=base,
         )  # fmt: skip
     try:
@@ -167,7 +168,7 @@ class Clients:
         return self.sigstore("--trust-config", self.instance.trust_config, *args, cwd=cwd)
 
     def dev_token(self, *who: str) -> str:
-        """A token from ``sceau dev-token --dir D WHO`` (``--email X`` / ``--github-workflow W``)."""
+        """A token from ``sceau dev-token --dir D WHO`` (``--email X``, ``--github-workflow W``)."""
         argv = [sys.executable, "-m", "sceau", "dev-token", "--dir", str(self.instance.dir), *who]
         result = self.run(argv)
         assert result.returncode == 0, result.stderr

@@ -74,21 +74,3 @@ def test_vector_subprocess(name: str) -> None:
         [sys.executable, "-m", "sceau", *case.argv()], capture_output=True, text=True, timeout=60
     )
     _check(case, r.returncode, r.stderr)
-
-
-def test_sign_bundle_is_not_available_yet(tmp_path, capsys) -> None:
-    art = tmp_path / "a.txt"
-    art.write_text("x")
-    code = main(
-        [
-            "conformance",
-            "sign-bundle",
-            "--identity-token",
-            "t",
-            "--bundle",
-            str(tmp_path / "b.json"),
-            str(art),
-        ]
-    )
-    assert code == 1
-    assert capsys.readouterr().err == "error: sign-bundle is not available yet\n"

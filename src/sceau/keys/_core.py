@@ -131,7 +131,11 @@ class FileSigner:
 
 
 def generate_signer(algorithm: Algorithm | str) -> FileSigner:
-    algorithm = Algorithm(algorithm)
+    try:
+        algorithm = Algorithm(algorithm)
+    except ValueError:
+        choices = ", ".join(a.value for a in Algorithm)
+        raise InputError(f"unsupported key algorithm {algorithm!r} (choose {choices})") from None
     if algorithm is Algorithm.ED25519:
         return FileSigner(ed25519.Ed25519PrivateKey.generate())
     curve = ec.SECP256R1() if algorithm is Algorithm.ECDSA_P256 else ec.SECP384R1()

@@ -39,7 +39,7 @@ from sceau.log.integrate import (
     split_bundle,
     split_hashes,
 )
-from sceau.log.storage import BatchWrite, Storage, TreeHead
+from sceau.log.storage import BatchWrite, DuplicateLeaves, Storage, TreeHead
 from sceau.merkle import leaf_hash, verify_inclusion
 from sceau.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, fold_complete, tile_width_at
 from sceau.note import Checkpoint, NoteError, NoteSigner, open_checkpoint, sign_note
@@ -222,7 +222,9 @@ class Log:
                     if lvl == 0 and self.engine.verify_entries:
                         bundle = self._load_tile_strict((ENTRIES, i))
                         if [leaf_hash(e) for e in split_bundle(bundle)] != hashes:
-                            raise InternalError(f"{what}: entry bundle {i} does not match tile 0/{i}")
+                            raise InternalError(
+                                f"{what}: entry bundle {i} does not match tile 0/{i}"
+                            )
             stored >>= TILE_HEIGHT
             level += 1
 
@@ -370,7 +372,18 @@ class Log:
         )
 
     def _sequence_leased(self, batch: list[_Pending]) -> list[AppendResult]:
-        existing = self._storage.find_leaves(self.name, [p.leaf_hash for p in batch])
+        existing: dict[bytes, int] = {}
+        if not getattr(self._storage, "detects_duplicates", False):
+            existing = self._storage.find_leaves(self.name, [p.leaf_hash for p in batch])
+        try:
+            return self._integrate_and_commit(batch, existing)
+        except DuplicateLeaves as dup:  # the driver found some inside the commit: redo once
+            existing.update(dup.existing)
+            return self._integrate_and_commit(batch, existing)
+
+    def _integrate_and_commit(
+        self, batch: list[_Pending], existing: dict[bytes, int]
+    ) -> list[AppendResult]:
         fresh = [p for p in batch if p.leaf_hash not in existing]
         old_size = self._edge.size
         integ = integrate(

@@ -113,6 +113,8 @@ class TreeHasher:
         self._load = load
         self._nodes: dict[tuple[int, int], bytes] = {}
         self._ranges: dict[tuple[int, int], bytes] = {}
+        self._upper: dict[int, tuple[list[bytes], int, int]] = {}
+        self._blocks: dict[int, list[list[bytes]]] = {}
 
     def _tile(self, key: TileKey) -> list[bytes]:
         tile = self._tiles.get(key)
@@ -154,21 +156,56 @@ class TreeHasher:
     def root(self) -> bytes:
         return self.range(0, self.size) if self.size else EMPTY_ROOT
 
+    def _block_levels(self, block: int) -> list[list[bytes]]:
+        """All node hashes inside the complete 256-leaf block ``block``, level by level."""
+        levels = self._blocks.get(block)
+        if levels is None:
+            row = self._tile((0, block))
+            levels = [row]
+            while len(row) > 1:
+                row = [node_hash(row[i], row[i + 1]) for i in range(0, len(row), 2)]
+                levels.append(row)
+            self._blocks[block] = levels
+        return levels
+
     def inclusion_proof(self, index: int) -> list[bytes]:
-        if not 0 <= index < self.size:
-            raise ValueError(f"index {index} out of range for tree size {self.size}")
-        proof: list[bytes] = []
-        lo, hi = 0, self.size
+        """RFC 6962 PATH(index, D[size]). The part above the index's 256-leaf block depends
+        only on the block, so it is computed once per block; inside a complete block the
+        siblings are read from the block's precomputed levels."""
+        size = self.size
+        if not 0 <= index < size:
+            raise ValueError(f"index {index} out of range for tree size {size}")
+        block = index >> TILE_HEIGHT
+        cached = self._upper.get(block)
+        if cached is None:
+            upper: list[bytes] = []
+            lo, hi = 0, size
+            while hi - lo > TILE_WIDTH:
+                k = 1 << ((hi - lo - 1).bit_length() - 1)
+                if index - lo < k:
+                    upper.append(self.range(lo + k, hi))
+                    hi = lo + k
+                else:
+                    upper.append(self.range(lo, lo + k))
+                    lo += k
+            upper.reverse()
+            cached = self._upper[block] = (upper, lo, hi)
+        upper, lo, hi = cached
+        if hi - lo == TILE_WIDTH:
+            levels = self._block_levels(block)
+            j = index & _MASK
+            return [levels[lvl][(j >> lvl) ^ 1] for lvl in range(TILE_HEIGHT)] + upper
+        lower: list[bytes] = []
         while hi - lo > 1:
-            k = _split(hi - lo)
+            k = 1 << ((hi - lo - 1).bit_length() - 1)
             if index - lo < k:
-                proof.append(self.range(lo + k, hi))
+                lower.append(self.range(lo + k, hi))
                 hi = lo + k
             else:
-                proof.append(self.range(lo, lo + k))
+                lower.append(self.range(lo, lo + k))
                 lo += k
-        proof.reverse()
-        return proof
+        lower.reverse()
+        return lower + upper
 
     def consistency_proof(self, first: int) -> list[bytes]:
         if not 0 <= first <= self.size:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from sceau.errors import InternalError
-from sceau.log.storage import BatchWrite, StaleHead, TileKey, TreeHead
+from sceau.log.storage import BatchWrite, DuplicateLeaves, StaleHead, TileKey, TreeHead
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS logs (
@@ -49,6 +49,8 @@ CREATE TABLE IF NOT EXISTS batches (
 
 class SQLiteStorage:
     """A :class:`~sceau.log.storage.Storage` in one SQLite file."""
+
+    detects_duplicates = True  # commit() raises DuplicateLeaves instead of a pre-check
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
         self.path = Path(path)
@@ -139,10 +141,13 @@ class SQLiteStorage:
             "INSERT OR REPLACE INTO tiles(log, level, idx, data) VALUES (?,?,?,?)",
             [(log_id, lvl, idx, data) for (lvl, idx), data in w.tiles.items()],
         )
-        c.executemany(
+        cur = c.executemany(
             "INSERT OR IGNORE INTO leaves(log, hash, idx) VALUES (?,?,?)",
             [(log_id, lh, idx) for lh, idx in w.leaves],
         )
+        if cur.rowcount != len(w.leaves):  # some hashes were already there: write nothing
+            existing = self._existing(c, log_id, [lh for lh, _ in w.leaves], w.old_size)
+            raise DuplicateLeaves(existing)
         if w.keys:
             c.executemany(
                 "INSERT OR IGNORE INTO search(log, key, idx) VALUES (?,?,?)",
@@ -153,6 +158,21 @@ class SQLiteStorage:
                 "INSERT OR REPLACE INTO batches(log, first, timestamp_ms) VALUES (?,?,?)",
                 (log_id, w.old_size, h.timestamp_ms),
             )
+
+    @staticmethod
+    def _existing(
+        c: sqlite3.Connection, log_id: int, hashes: Sequence[bytes], below: int
+    ) -> dict[bytes, int]:
+        out: dict[bytes, int] = {}
+        for start in range(0, len(hashes), 500):
+            chunk = list(hashes[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for lh, idx in c.execute(
+                f"SELECT hash, idx FROM leaves WHERE log=? AND idx<? AND hash IN ({marks})",  # noqa: S608
+                (log_id, below, *chunk),
+            ):
+                out[bytes(lh)] = idx
+        return out
 
     @contextlib.contextmanager
     def sequencer_lease(self, name: str) -> Iterator[None]:

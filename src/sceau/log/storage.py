@@ -49,6 +49,18 @@ class BatchWrite:
     keys: Sequence[tuple[str, int]]  # (search key, index)
 
 
+class DuplicateLeaves(InternalError):
+    """Some leaves of a batch were already in the log; nothing was written.
+
+    Only raised by drivers whose ``detects_duplicates`` is True: they skip the engine's
+    separate dedup query and check uniqueness inside the commit instead.
+    """
+
+    def __init__(self, existing: dict[bytes, int]) -> None:
+        super().__init__(f"{len(existing)} leaves already in the log")
+        self.existing = existing
+
+
 class StaleHead(InternalError):
     """The stored head moved under us: another sequencer committed. Reload and retry."""
 

@@ -5,7 +5,7 @@ Prints:
   ``sigstore.verify.Verifier`` on the same public-good bundles (the happy-path conformance
   vectors, production trusted root, no network), and the ratio (target ≥ 2×);
 - the wall time of one offline CLI verification: ``sceau verify …`` against
-  ``sigstore --trust-config … verify identity …`` (a ClientTrustConfig wrapping the same
+  ``sigstore --trust-config … verify identity --offline …`` (a ClientTrustConfig wrapping the same
   production root, so neither touches the network), and the ratio (target ≤ 0.5×).
 
     .venv/bin/python bench/verify.py [--seconds 2] [--cli-runs 7]
@@ -199,6 +199,7 @@ def main() -> None:
             str(config),
             "verify",
             "identity",
+            "--offline",
             artifact,
             "--bundle",
             bundle,

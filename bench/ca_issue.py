@@ -1,10 +1,12 @@
 """Benchmark: Fulcio-style certificates/s over HTTP, CT round trip included.
 
 Starts a real server (uvicorn, one process: dev-issuer-verified tokens, CA, CT log on the
-SQLite engine) and drives ``POST /api/v2/signingCert`` with sigstore-python-shaped CSR
-requests from ``wrk`` (a C load generator, so the 2-core box measures the server, not the
-client). Each request verifies the token, checks the CSR, builds and signs the precert,
-appends it to the CT log (durably, batched), signs the SCT and the final certificate.
+SQLite engine; with ``--ct http`` the CT log runs in a second process and the CA submits
+over HTTP, the split deployment) and drives ``POST /api/v2/signingCert`` with
+sigstore-python-shaped CSR requests from ``wrk`` (a C load generator, so the 2-core box
+measures the server, not the client). Each request verifies the token, checks the CSR,
+builds and signs the precert, appends it to the CT log (durably, batched), signs the SCT
+and the final certificate.
 
 Runs with a P-256 intermediate, then a P-384 one, and prints both rates and the ratio.
 
@@ -39,18 +41,32 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(port: int, intermediate: str, ct_mode: str, data: Path) -> None:
-    """Server side (runs in its own process)."""
+def _material(data: Path, intermediate: str) -> None:
+    """Keys and certificates shared by the server processes (written by the parent)."""
+    from sceau.keys import generate_signer, save_signer
+    from sceau.services.ca.authority import make_ca_chain
+
+    chain, _ = make_ca_chain(intermediate_algorithm=intermediate)
+    pem = serialization.Encoding.PEM
+    (data / "root.pem").write_bytes(chain.root.public_bytes(pem))
+    (data / "intermediate.pem").write_bytes(chain.intermediate.public_bytes(pem))
+    save_signer(chain.signer, data / "intermediate.key")  # type: ignore[arg-type]
+    save_signer(generate_signer("ecdsa-p256"), data / "ct.key")
+
+
+def serve(port: int, role: str, ct_url: str, data: Path) -> None:
+    """Server side, in its own process. ``role``: ``all`` (CA + CT in one process, the CA
+    reaching the log in-process), ``ca`` (CA only, CT over HTTP at ``ct_url``) or ``ct``."""
     import uvicorn
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
-    from sceau.keys import generate_signer
+    from sceau.keys import generate_signer, load_signer
     from sceau.log import LogEngine
     from sceau.log.sqlite import SQLiteStorage
     from sceau.services._http import install_error_handlers
     from sceau.services.ca.api import routes as ca_routes
-    from sceau.services.ca.authority import make_ca_chain
+    from sceau.services.ca.authority import load_ca_chain
     from sceau.services.ca.issuers import IssuerSet
     from sceau.services.ca.oidc import TokenVerifier
     from sceau.services.ca.service import build_ca
@@ -60,33 +76,40 @@ def serve(port: int, intermediate: str, ct_mode: str, data: Path) -> None:
     from sceau.services.oidc.issuer import DevIssuer
 
     url = f"http://127.0.0.1:{port}"
-    dev = DevIssuer(generate_signer("ecdsa-p256"), url + "/oidc")
-    verifier = TokenVerifier(IssuerSet.from_config({}, dev_oidc_url=url + "/oidc"))
-    chain, _ = make_ca_chain(intermediate_algorithm=intermediate)
-    ct_key = generate_signer("ecdsa-p256")
-    engine = LogEngine(SQLiteStorage(data / "log.sqlite"), batch_interval=0.02)
-    ct = build_ct_log(
-        engine, ct_key, [chain.root], origin=f"127.0.0.1:{port}/ct", extra=data / "extra.sqlite"
+    chain = load_ca_chain(
+        (data / "intermediate.pem").read_bytes(),
+        (data / "root.pem").read_bytes(),
+        load_signer(data / "intermediate.key"),
     )
-    ca = build_ca(chain, ct if ct_mode == "in-process" else url, ct_keys=[ct_key.public_key()])
+    ct_key = load_signer(data / "ct.key")
+    routes: list = []
+    engine = ct = None
+    if role in ("all", "ct"):
+        engine = LogEngine(SQLiteStorage(data / "log.sqlite"), batch_interval=0.02)
+        ct = build_ct_log(
+            engine, ct_key, [chain.root], origin=f"127.0.0.1:{port}/ct", extra=data / "x.sqlite"
+        )
+        routes += ct_routes(ct)
+    if role in ("all", "ca"):
+        dev = DevIssuer(generate_signer("ecdsa-p256"), url + "/oidc")
+        verifier = TokenVerifier(IssuerSet.from_config({}, dev_oidc_url=url + "/oidc"))
+        ca = build_ca(chain, ct if ct is not None else ct_url, ct_keys=[ct_key.public_key()])
+        routes += [*ca_routes(ca, verifier), Mount("/oidc", routes=oidc_routes(dev))]
+        (data / "token").write_text(dev.mint_email("bench@example.com", lifetime=3600))
 
     @contextlib.asynccontextmanager
     async def lifespan(app):  # type: ignore[no-untyped-def]
-        await engine.start()
+        if engine is not None:
+            await engine.start()
         yield
-        await engine.close()
-        await ct.close()
+        if engine is not None and ct is not None:
+            await engine.close()
+            await ct.close()
 
-    app = Starlette(
-        routes=[
-            *ca_routes(ca, verifier),
-            *ct_routes(ct),
-            Mount("/oidc", routes=oidc_routes(dev)),
-        ],
-        lifespan=lifespan,
-    )
+    app = Starlette(routes=routes, lifespan=lifespan)
     install_error_handlers(app)
-    (data / "token").write_text(dev.mint_email("bench@example.com", lifetime=3600))
+    if role == "ct":
+        (data / "ct-ready").write_text(url)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
@@ -133,13 +156,19 @@ def _check_once(url: str, token: str, body: str) -> None:
 def run_one(intermediate: str, args: argparse.Namespace) -> float:
     with tempfile.TemporaryDirectory(prefix="sceau-ca-bench-") as tmp:
         data = Path(tmp)
+        _material(data, intermediate)
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
-        proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(port), intermediate, args.ct, str(data)],
-        )
+        procs = []
+        ct_url = "-"
+        if args.ct == "http":  # the split deployment: the CT log in its own process
+            ct_port = _free_port()
+            ct_url = f"http://127.0.0.1:{ct_port}"
+            procs.append(_spawn(ct_port, "ct", "-", data))
+            _wait_file(data / "ct-ready", procs[0])
+        procs.append(_spawn(port, "ca" if args.ct == "http" else "all", ct_url, data))
         try:
-            _wait_ready(url, data / "token", proc)
+            _wait_ready(url, data / "token", procs[-1])
             token = (data / "token").read_text()
             body = _request_body()
             _check_once(url, token, body)
@@ -178,18 +207,34 @@ def run_one(intermediate: str, args: argparse.Namespace) -> float:
                 raise SystemExit(f"some requests failed:\n{out}")
             rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
             p99 = re.search(r"99%\s+(\S+)", out)
-            size = _tree_size(url)
+            size = _tree_size(ct_url if args.ct == "http" else url)
             print(
                 f"  {intermediate} intermediate, CT {args.ct}: {rate:,.0f} certificates/s "
                 f"(p99 latency {p99.group(1) if p99 else '?'}, CT log size {size})"
             )
             return rate
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            for proc in reversed(procs):
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+def _spawn(port: int, role: str, ct_url: str, data: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(port), role, ct_url, str(data)]
+    )
+
+
+def _wait_file(path: Path, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"server did not start ({path.name})")
+        time.sleep(0.1)
+    time.sleep(0.3)  # the file is written just before uvicorn binds
 
 
 def _tree_size(url: str) -> int:
@@ -200,13 +245,18 @@ def _tree_size(url: str) -> int:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
-        _, _, port, intermediate, ct_mode, data = sys.argv
-        serve(int(port), intermediate, ct_mode, Path(data))
+        _, _, port, role, ct_url, data = sys.argv
+        serve(int(port), role, ct_url, Path(data))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--ct", choices=["in-process", "http"], default="in-process")
+    parser.add_argument(
+        "--ct",
+        choices=["in-process", "http"],
+        default="in-process",
+        help="in-process: CA and CT log in one server; http: CT log in a second process",
+    )
     args = parser.parse_args()
     print(
         f"POST /api/v2/signingCert, CSR requests, {args.connections} connections, "

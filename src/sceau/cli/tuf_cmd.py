@@ -19,6 +19,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         description="re-sign TUF metadata that is close to expiry",
     )
     refresh.add_argument("--dir", default="./.sceau", help="instance directory (default ./.sceau)")
+    publish = sub.add_parser(
+        "publish",
+        help="rebuild the trust files from the instance's keys and publish them through TUF",
+        description="rebuild trusted_root.json and signing_config.v0.2.json from the instance's "
+        "current keys, certificates and sceau.toml, and publish a new TUF targets version "
+        "if they changed",
+    )
+    publish.add_argument("--dir", default="./.sceau", help="instance directory (default ./.sceau)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,6 +36,18 @@ def run(args: argparse.Namespace) -> int:
     from sceau.trust import TufKeys, TufRepository
 
     directory = Path(args.dir)
+    if args.tuf_command == "publish":
+        from sceau.config import InstanceConfig
+        from sceau.instance import publish_instance_trust
+
+        before = TufRepository(directory / "tuf", TufKeys.load(directory / "keys")).versions()
+        publish_instance_trust(InstanceConfig.load(directory))
+        after = TufRepository(directory / "tuf", TufKeys.load(directory / "keys")).versions()
+        if after.get("targets") != before.get("targets"):
+            print(f"published targets v{after['targets']}")
+        else:
+            print("trust files unchanged: nothing published")
+        return 0
     if not (directory / "tuf" / "timestamp.json").is_file():
         raise NotFound(f"no TUF repository in {directory / 'tuf'} (run `sceau init` first)")
     repo = TufRepository(directory / "tuf", TufKeys.load(directory / "keys"))

@@ -72,7 +72,6 @@ class Material:
     """The signer's public material as it appears in log entries."""
 
     def __init__(self, certificate: Any | None, public_key: Any, der: bytes | None = None) -> None:
-
         self.certificate = certificate
         self.public_key = public_key
         if der is None:

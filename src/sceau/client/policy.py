@@ -45,7 +45,6 @@ class VerificationPolicy(Protocol):
 
 
 def _ext_value(cert: Any, oid: str) -> bytes | None:
-
     try:
         return cert.extensions.get_extension_for_oid(ObjectIdentifier(oid)).value.value
     except ExtensionNotFound:
@@ -280,7 +279,6 @@ class PublicKey:
     """Managed-key verification: the bundle must be signed by this key, not a certificate."""
 
     def __init__(self, key: Any) -> None:
-
         if isinstance(key, bytes | str):
             from sceau.keys import load_public_key_pem
 

@@ -30,7 +30,6 @@ class VerifiedTime:
 
 
 def _verifier(tsa: Authority) -> Any:
-
     builder = VerifierBuilder().tsa_certificate(tsa.chain[0]).add_root_certificate(tsa.chain[-1])
     for cert in tsa.chain[1:-1]:
         builder = builder.add_intermediate_certificate(cert)

@@ -56,7 +56,6 @@ def verify_entry(
     witnesses: Sequence[Witness] = (),
     witness_threshold: int = 0,
 ) -> LogVerification:
-
     now = now or datetime.now(UTC)
     log = find_log(entry, trusted_root, now)
     proof = entry.inclusion_proof
@@ -91,7 +90,6 @@ def verify_entry(
 def _open_checkpoint(
     text: str, log: LogInstance, witnesses: Sequence[Witness], threshold: int
 ) -> tuple[Any, tuple[str, ...]]:
-
     verifier = _log_verifier(log)
     extra = witness_verifiers(witnesses) if witnesses else []
     try:

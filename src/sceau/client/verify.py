@@ -72,7 +72,6 @@ class VerificationResult:
 
     @property
     def identity(self) -> str | None:
-
         if self.certificate is None:
             return None
         ids = cert_identities(self.certificate)
@@ -80,7 +79,6 @@ class VerificationResult:
 
     @property
     def issuer(self) -> str | None:
-
         return cert_issuer(self.certificate) if self.certificate is not None else None
 
 
@@ -119,6 +117,9 @@ class Verifier:
 
         For a DSSE bundle the artifact must be a subject of the in-toto statement.
         """
+        # 9. Thresholds (sigstore-js's step): exactly one log entry (parse), exactly one
+        #    SCT (step 3), no duplicate timestamps and ≥ VERIFIED_TIME_THRESHOLD verified
+        #    times (step 1); witnesses only if configured (step 5).
         b = _as_bundle(bundle)
         digest = _digest(artifact)
         result, material = self._verify_common(b, policy)
@@ -160,7 +161,8 @@ class Verifier:
     def _verify_common(
         self, b: Bundle, policy: VerificationPolicy
     ) -> tuple[VerificationResult, Any]:
-
+        """Steps 0–6, shared by message signatures and DSSE; returns the signer's material
+        for steps 7–8."""
         now = datetime.now(UTC)
         checks: list[str] = []
         # 0. Shape checks happened when the bundle was parsed; here the signing material
@@ -178,47 +180,21 @@ class Verifier:
             cert = _load_leaf(b)
             public_key = cert.public_key()
 
-        # 1. Establish verified times: RFC 3161 tokens over the signature, and (Rekor v1)
-        #    the integrated time — which counts only when an inclusion promise binds it.
-        times, failures = verify_timestamps(b.timestamps, b.signature, self.trusted_root)
-        entry = b.tlog_entry
-        if entry.integrated_time and entry.inclusion_promise is not None:
-            if (entry.kind, entry.version) not in REKOR_V1_KINDS:
-                raise TimestampError(
-                    f"integrated time is not supported for {entry.kind}/{entry.version} entries"
-                )
-            times.append(
-                VerifiedTime(
-                    "rekor-integrated-time", datetime.fromtimestamp(entry.integrated_time, UTC)
-                )
-            )
-        if len(times) < VERIFIED_TIME_THRESHOLD:
-            why = f" ({failures[-1]})" if failures else ""
-            raise TimestampError(f"not enough sources of verified time{why}")
+        # 1. Establish verified times.
+        times = self._establish_times(b)
         checks.append(f"{len(times)} verified time(s)")
-
+        # 2–4. Certificate chain, SCT, leaf profile and identity policy.
         if cert is not None:
-            # 2–3. Chain to a trusted CA at every verified time, and the SCT (or the same
-            #      facts remembered for this exact certificate, windows re-checked).
-            assert b.certificate is not None
-            chain = self._chains.get(b.certificate)
-            if chain is not None and all(self._path_valid_at(cert, chain, t.time) for t in times):
-                self._chains.move_to_end(b.certificate)
-            else:
-                chain = self._verify_chain_and_sct(cert, times)
-                if self._cache_size:
-                    self._chains[b.certificate] = chain
-                    if len(self._chains) > self._cache_size:
-                        self._chains.popitem(last=False)
-            checks += ["certificate chains to a trusted CA", "embedded SCT verifies"]
-            # 4. Leaf profile (KU digitalSignature, EKU codeSigning), then the policy.
-            _check_leaf_profile(cert)
-            policy.verify(cert)
-            checks.append("certificate identity matches policy")
+            self._check_certificate(b, cert, times, policy)
+            checks += [
+                "certificate chains to a trusted CA",
+                "embedded SCT verifies",
+                "certificate identity matches policy",
+            ]
 
         # 5. Transparency log: inclusion proof, signed checkpoint, SET.
         log = verify_entry(
-            entry,
+            b.tlog_entry,
             self.trusted_root,
             now=now,
             witnesses=self.witnesses,
@@ -244,8 +220,43 @@ class Verifier:
         result = VerificationResult(b, cert, tuple(times), log, tuple(checks))
         return result, material
 
-    def _verify_chain_and_sct(self, cert: Any, times: list[VerifiedTime]) -> list[Any]:
+    def _establish_times(self, b: Bundle) -> list[VerifiedTime]:
+        """Step 1: RFC 3161 tokens over the signature, and (Rekor v1) the integrated time —
+        which counts only when an inclusion promise binds it (verified in step 5)."""
+        times, failures = verify_timestamps(b.timestamps, b.signature, self.trusted_root)
+        entry = b.tlog_entry
+        if entry.integrated_time and entry.inclusion_promise is not None:
+            if (entry.kind, entry.version) not in REKOR_V1_KINDS:
+                raise TimestampError(
+                    f"integrated time is not supported for {entry.kind}/{entry.version} entries"
+                )
+            when = datetime.fromtimestamp(entry.integrated_time, UTC)
+            times.append(VerifiedTime("rekor-integrated-time", when))
+        if len(times) < VERIFIED_TIME_THRESHOLD:
+            why = f" ({failures[-1]})" if failures else ""
+            raise TimestampError(f"not enough sources of verified time{why}")
+        return times
 
+    def _check_certificate(
+        self, b: Bundle, cert: Any, times: list[VerifiedTime], policy: VerificationPolicy
+    ) -> None:
+        """Steps 2–4. The time-independent facts of steps 2–3 (issuer signatures, SCT) are
+        remembered per exact certificate; validity windows are re-checked at every use."""
+        assert b.certificate is not None
+        chain = self._chains.get(b.certificate)
+        if chain is not None and all(self._path_valid_at(cert, chain, t.time) for t in times):
+            self._chains.move_to_end(b.certificate)
+        else:
+            chain = self._verify_chain_and_sct(cert, times)
+            if self._cache_size:
+                self._chains[b.certificate] = chain
+                if len(self._chains) > self._cache_size:
+                    self._chains.popitem(last=False)
+        # 4. Leaf profile (KU digitalSignature, EKU codeSigning), then the caller's policy.
+        _check_leaf_profile(cert)
+        policy.verify(cert)
+
+    def _verify_chain_and_sct(self, cert: Any, times: list[VerifiedTime]) -> list[Any]:
         # 2. The certificate chains to a trusted Fulcio CA at every verified time.
         chain = self._verify_chain(cert, times[0].time)
         for t in times[1:]:
@@ -285,7 +296,6 @@ class Verifier:
     def _verify_message(
         self, b: Bundle, sig: MessageSignature, material: Any, digest: Digest
     ) -> None:
-
         if digest.algorithm != "sha256":
             raise SignatureError("message signatures are verified over a SHA-256 digest")
         # 7. The bundle's digest (if any) is the input's; the signature covers it.
@@ -296,7 +306,6 @@ class Verifier:
         check_hashedrekord(b.tlog_entry, material, sig.signature, digest.value)
 
     def _verify_envelope(self, b: Bundle, env: DsseEnvelope, material: Any) -> tuple[str, bytes]:
-
         # 7. Exactly one signature (checked at parse), valid over PAE(type, payload).
         try:
             KeyVerifier(material.public_key).verify(env.signatures[0][0], env.pae())
@@ -349,7 +358,6 @@ def _replace(
     payload: bytes | None = None,
     statement: dict[str, Any] | None = None,
 ) -> VerificationResult:
-
     return replace(
         result,
         checks=tuple(checks),
@@ -360,7 +368,6 @@ def _replace(
 
 
 def _load_leaf(b: Bundle) -> Any:
-
     assert b.certificate is not None
     try:
         cert = load_der_x509_certificate(b.certificate)
@@ -379,7 +386,6 @@ def _load_leaf(b: Bundle) -> Any:
 
 
 def _is_ca(cert: Any) -> bool:
-
     try:
         return bool(cert.extensions.get_extension_for_class(BasicConstraints).value.ca)
     except ExtensionNotFound:
@@ -387,7 +393,6 @@ def _is_ca(cert: Any) -> bool:
 
 
 def _check_leaf_profile(cert: Any) -> None:
-
     try:
         ku = cert.extensions.get_extension_for_class(KeyUsage).value
         eku = cert.extensions.get_extension_for_class(ExtendedKeyUsage).value
@@ -400,7 +405,6 @@ def _check_leaf_profile(cert: Any) -> None:
 
 
 def _verify_prehashed(public_key: Any, signature: bytes, digest: bytes) -> None:
-
     try:
         if isinstance(public_key, ec.EllipticCurvePublicKey):
             public_key.verify(signature, digest, ec.ECDSA(Prehashed(hashes.SHA256())))

@@ -172,3 +172,24 @@ def test_managed_key(tmp_path: Path) -> None:
         verifier.verify_artifact(data, A_TXT, other)
     doc = json.loads(data)
     assert base64.b64decode(doc["verificationMaterial"]["tlogEntries"][0]["canonicalizedBody"])
+
+
+def test_chain_with_root_is_refused() -> None:
+    """protobuf-specs: a bundle's x509CertificateChain MUST NOT carry a root CA."""
+    data, verifier = _case("happy-path-v0.1")
+    doc = json.loads(data)
+    certs = doc["verificationMaterial"]["x509CertificateChain"]["certificates"]
+    root = TrustedRoot.production().certificate_authorities[-1].chain
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    # The intermediate is tolerated (ignored for path building, as sigstore-python does)…
+    with_intermediate = json.loads(data)
+    with_intermediate["verificationMaterial"]["x509CertificateChain"]["certificates"] = [
+        certs[0],
+        {"rawBytes": base64.b64encode(root[0].public_bytes(Encoding.DER)).decode()},
+    ]
+    verifier.verify_artifact(json.dumps(with_intermediate), A_TXT, POLICY)
+    # …the self-signed root is not.
+    certs.append({"rawBytes": base64.b64encode(root[-1].public_bytes(Encoding.DER)).decode()})
+    with pytest.raises(BundleError, match="root CA"):
+        verifier.verify_artifact(json.dumps(doc), A_TXT, POLICY)

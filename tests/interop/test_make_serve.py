@@ -150,6 +150,15 @@ def test_make_serve_prints_working_trust_config_commands(
     assert (tmp_path / "hello.txt.sigstore.json").is_file()
 
 
+def test_make_serve_prints_working_sceau_commands(make_serve: MakeServe, tmp_path: Path) -> None:
+    commands = _printed_commands(make_serve.text())
+    sceau = _select(commands, "sceau sign ", "sceau verify ")
+    assert [c.split()[1] for c in sceau] == ["sign", "verify"], commands
+    token = _select(commands, "export SIGSTORE_ID_TOKEN=")
+    result = _run_as_printed(make_serve, [*token, "echo hello > hello.txt", *sceau], tmp_path)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+
+
 class OverwriteRefused(AssertionError):
     """The known instructions bug below, and only it."""
 
@@ -158,20 +167,20 @@ class OverwriteRefused(AssertionError):
     strict=True,
     raises=OverwriteRefused,
     reason=(
-        "serve_cmd.instructions(): the printed TUF sign line "
-        "`sigstore --instance URL/tuf sign --identity-token ... hello.txt` follows the "
-        "--trust-config sign of the same hello.txt, so sigstore-python refuses with "
-        "'Refusing to overwrite outputs without --overwrite: hello.txt.sigstore.json' "
-        "(exit 2); it needs --overwrite or its own --bundle"
+        "serve_cmd.instructions(): every printed sign line (sceau sign, sigstore --trust-config "
+        "sign, sigstore --instance sign) writes the same hello.txt.sigstore.json, so pasted in "
+        "order the second one fails with sigstore-python's 'Refusing to overwrite outputs "
+        "without --overwrite: hello.txt.sigstore.json' (exit 2); each needs its own --bundle "
+        "(or --overwrite), and the verify lines the matching --bundle"
     ),
 )
-def test_make_serve_prints_working_tuf_commands(make_serve: MakeServe, tmp_path: Path) -> None:
+def test_make_serve_printed_block_works_pasted_whole(make_serve: MakeServe, tmp_path: Path) -> None:
+    """Every printed command except sigstore-js's (not installed globally), in order."""
     commands = _printed_commands(make_serve.text())
-    tuf = _select(commands, "sigstore --instance ")
+    block = _select(commands, "export ", "echo ", "sceau sign ", "sceau verify ", "sigstore --")
+    tuf = _select(block, "sigstore --instance ")
     assert [c.split()[3] for c in tuf] == ["trust-instance", "sign"], commands
-    # Pasted in order, after the --trust-config lines, as a reader would.
-    result = _run_as_printed(make_serve, [*_base_commands(make_serve), *tuf], tmp_path)
+    result = _run_as_printed(make_serve, block, tmp_path)
     if "Refusing to overwrite outputs without --overwrite" in result.stderr:
         raise OverwriteRefused(result.stderr[-2000:])
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
-    assert (tmp_path / "hello.txt.sigstore.json").is_file()

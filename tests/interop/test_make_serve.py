@@ -147,7 +147,7 @@ def test_make_serve_prints_working_trust_config_commands(
     result = _run_as_printed(make_serve, _base_commands(make_serve), tmp_path)
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
     assert "OK: hello.txt" in result.stderr
-    assert (tmp_path / "hello.txt.sigstore.json").is_file()
+    assert (tmp_path / "hello.python.sigstore.json").is_file()
 
 
 def test_make_serve_prints_working_sceau_commands(make_serve: MakeServe, tmp_path: Path) -> None:
@@ -159,21 +159,6 @@ def test_make_serve_prints_working_sceau_commands(make_serve: MakeServe, tmp_pat
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
 
 
-class OverwriteRefused(AssertionError):
-    """The known instructions bug below, and only it."""
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverwriteRefused,
-    reason=(
-        "serve_cmd.instructions(): every printed sign line (sceau sign, sigstore --trust-config "
-        "sign, sigstore --instance sign) writes the same hello.txt.sigstore.json, so pasted in "
-        "order the second one fails with sigstore-python's 'Refusing to overwrite outputs "
-        "without --overwrite: hello.txt.sigstore.json' (exit 2); each needs its own --bundle "
-        "(or --overwrite), and the verify lines the matching --bundle"
-    ),
-)
 def test_make_serve_printed_block_works_pasted_whole(make_serve: MakeServe, tmp_path: Path) -> None:
     """Every printed command except sigstore-js's (not installed globally), in order."""
     commands = _printed_commands(make_serve.text())
@@ -181,6 +166,6 @@ def test_make_serve_printed_block_works_pasted_whole(make_serve: MakeServe, tmp_
     tuf = _select(block, "sigstore --instance ")
     assert [c.split()[3] for c in tuf] == ["trust-instance", "sign"], commands
     result = _run_as_printed(make_serve, block, tmp_path)
-    if "Refusing to overwrite outputs without --overwrite" in result.stderr:
-        raise OverwriteRefused(result.stderr[-2000:])
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    for name in ("sceau", "python", "tuf"):  # each printed sign line writes its own bundle
+        assert (tmp_path / f"hello.{name}.sigstore.json").is_file()

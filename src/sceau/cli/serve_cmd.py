@@ -33,23 +33,26 @@ def instructions(cfg) -> str:  # type: ignore[no-untyped-def]
     ident = "you@example.com"
     return f"""
 sceau is serving {url}  (CA, CT, Rekor v1+v2, TSA, TUF at {url}/tuf, dev OIDC at {url}/oidc)
+(in another shell, from this directory: `source .venv/bin/activate` first)
 
 # a development identity token (valid 10 minutes)
 export SIGSTORE_ID_TOKEN=$(sceau dev-token --dir {d} --email {ident})
 echo hello > hello.txt
 
 # sceau
-sceau sign --instance-dir {d} hello.txt
-sceau verify hello.txt --bundle hello.txt.sigstore.json --trusted-root {root} \\
+sceau sign --instance-dir {d} --bundle hello.sceau.sigstore.json hello.txt
+sceau verify hello.txt --bundle hello.sceau.sigstore.json --trusted-root {root} \\
     --certificate-identity {ident} --certificate-oidc-issuer {url}/oidc
 
 # sigstore-python (pip install sigstore), with the trust config file ...
-sigstore --trust-config {trust} sign --identity-token "$SIGSTORE_ID_TOKEN" hello.txt
-sigstore --trust-config {trust} verify identity hello.txt \\
+sigstore --trust-config {trust} sign --identity-token "$SIGSTORE_ID_TOKEN" \\
+    --bundle hello.python.sigstore.json hello.txt
+sigstore --trust-config {trust} verify identity hello.txt --bundle hello.python.sigstore.json \\
     --cert-identity {ident} --cert-oidc-issuer {url}/oidc
 # ... or through TUF
 sigstore --instance {url}/tuf trust-instance {tuf_root}
-sigstore --instance {url}/tuf sign --identity-token "$SIGSTORE_ID_TOKEN" hello.txt
+sigstore --instance {url}/tuf sign --identity-token "$SIGSTORE_ID_TOKEN" \\
+    --bundle hello.tuf.sigstore.json hello.txt
 
 # sigstore-js (npm install -g @sigstore/cli)
 sigstore attest --fulcio-url {url} --rekor-url {url} --tsa-server-url {url} \\

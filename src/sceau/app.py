@@ -160,6 +160,7 @@ def build_app(
             extra=cfg.dir / "data" / "ct-chains.sqlite",
         )
         routes += ct_routes(ct_log)
+        closers.append(ct_log.close)
 
     dev = None
     if dev_oidc:

@@ -212,7 +212,7 @@ def build_trust_documents(
             TlogEntry(url, m.signer("rekor-v1").public_key(), start, operator=operator),
             TlogEntry(url, v2_key, start, log_id=v2_id, checkpoint_key_id=v2_id, operator=operator),
         ],
-        ctlogs=[TlogEntry(f"{url}/ct", m.signer("ct").public_key(), start, operator=operator)],
+        ctlogs=[TlogEntry(url, m.signer("ct").public_key(), start, operator=operator)],
         tsas=[
             TSAEntry(f"{url}/api/v1/timestamp", [m.tsa_leaf, m.tsa_root], start, operator=operator)
         ],

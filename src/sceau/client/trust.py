@@ -214,12 +214,13 @@ class TrustedRoot:
 
 
 def load_trusted_root(path: str | Path) -> TrustedRoot:
-    """Read a ``trusted_root.json`` file (or a ClientTrustConfig, detected by media type)."""
+    """Read a ``trusted_root.json`` file, or a ClientTrustConfig (told apart by media type)."""
     try:
         data = Path(path).read_bytes()
     except OSError as e:
         raise TrustRootError(f"cannot read trusted root {path}: {e.strerror}") from None
-    if b"clienttrustconfig" in data[:400] and b'"trustedRoot"' in data:
+    doc = loads(data, "trusted root", TrustRootError)
+    if isinstance(doc, dict) and doc.get("mediaType") == CLIENT_TRUST_CONFIG_MEDIA_TYPE:
         return TrustedRoot.from_trust_config(data)
     return TrustedRoot.from_json(data)
 

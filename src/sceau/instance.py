@@ -191,8 +191,13 @@ def valid_from(cert: x509.Certificate) -> dt.datetime:
 def build_trust_documents(
     cfg: InstanceConfig, m: Material
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The instance's ``trusted_root.json`` and ``signing_config.v0.2.json`` documents."""
+    """The instance's ``trusted_root.json`` and ``signing_config.v0.2.json`` documents.
+
+    Retired keys (``sceau rotate``) stay listed with their validity window, so bundles
+    made before a rotation keep verifying; current keys are valid from their rotation.
+    """
     from sceau.note import log_id
+    from sceau.rotate import current_since, load_retired
     from sceau.trust import (
         CAEntry,
         TlogEntry,
@@ -204,25 +209,66 @@ def build_trust_documents(
     url, host = cfg.url, cfg.host
     start = min(valid_from(m.ca_root), valid_from(m.ca_intermediate), valid_from(m.tsa_leaf))
     operator = str(cfg.get("instance", "operator", "sceau"))
-    v2_key = m.signer("rekor-v2").public_key()
-    v2_id = log_id(host, v2_key)
-    trusted_root = build_trusted_root(
-        ca=[CAEntry(url, [m.ca_intermediate, m.ca_root], start, operator=operator)],
-        tlogs=[
-            TlogEntry(url, m.signer("rekor-v1").public_key(), start, operator=operator),
-            TlogEntry(url, v2_key, start, log_id=v2_id, checkpoint_key_id=v2_id, operator=operator),
-        ],
-        ctlogs=[TlogEntry(url, m.signer("ct").public_key(), start, operator=operator)],
-        tsas=[
-            TSAEntry(f"{url}/api/v1/timestamp", [m.tsa_leaf, m.tsa_root], start, operator=operator)
-        ],
+    retired = load_retired(cfg)
+
+    def since(name: str) -> dt.datetime:
+        return current_since(cfg, name, start)
+
+    def tlog(
+        base: str,
+        name: str,
+        key: object,
+        until: dt.datetime | None,
+        frm: dt.datetime,
+        ed25519: bool = False,
+    ) -> TlogEntry:
+        lid = log_id(host, key) if ed25519 else None
+        return TlogEntry(
+            base, key, frm, log_id=lid, checkpoint_key_id=lid, valid_until=until, operator=operator
+        )
+
+    def windows(name: str) -> list[tuple[object, dt.datetime, dt.datetime | None, Any]]:
+        """(public key, from, until, retired record) for every key of ``name``, oldest first."""
+        out = [
+            (r.signer().public_key(), r.valid_from, r.valid_until, r)
+            for r in retired
+            if r.name == name
+        ]
+        return [*out, (m.signer(name).public_key(), since(name), None, None)]
+
+    tlogs = [tlog(url, "rekor-v1", k, u, f) for k, f, u, _ in windows("rekor-v1")]
+    tlogs += [tlog(url, "rekor-v2", k, u, f, ed25519=True) for k, f, u, _ in windows("rekor-v2")]
+    ctlogs = [tlog(url, "ct", k, u, f) for k, f, u, _ in windows("ct")]
+    cas = [
+        CAEntry(
+            url,
+            [r.certificates()[0], m.ca_root],
+            r.valid_from,
+            valid_until=r.valid_until,
+            operator=operator,
+        )
+        for r in retired
+        if r.name == "ca-intermediate"
+    ]
+    cas.append(
+        CAEntry(url, [m.ca_intermediate, m.ca_root], since("ca-intermediate"), operator=operator)
     )
+    tsa_url = f"{url}/api/v1/timestamp"
+    tsas = [
+        TSAEntry(
+            tsa_url, r.certificates(), r.valid_from, valid_until=r.valid_until, operator=operator
+        )
+        for r in retired
+        if r.name == "tsa"
+    ]
+    tsas.append(TSAEntry(tsa_url, [m.tsa_leaf, m.tsa_root], since("tsa"), operator=operator))
+    trusted_root = build_trusted_root(ca=cas, tlogs=tlogs, ctlogs=ctlogs, tsas=tsas)
     signing_config = build_signing_config(
         ca_url=url,
         oidc_url=f"{url}/oidc" if cfg.get("oidc", "dev", False) else None,
         rekor_v1_url=url,
         rekor_v2_url=url,
-        tsa_url=f"{url}/api/v1/timestamp",
+        tsa_url=tsa_url,
         valid_from=start,
         operator=operator,
     )

@@ -1,0 +1,102 @@
+"""sceau rotate: every rotatable key, with bundles from before and after still verifying."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sceau.app import build_app
+from sceau.cli.main import main
+from sceau.config import InstanceConfig
+from sceau.errors import InputError
+from sceau.instance import init_instance
+from sceau.rotate import ROTATABLE, load_retired, rotate
+from tests.serving import free_port, serve_app
+
+SIGSTORE = str(Path(sys.executable).with_name("sigstore"))
+IDENTITY = "rotation@example.com"
+
+
+def _sigstore(cfg: InstanceConfig, home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / "c"),
+           "XDG_DATA_HOME": str(home / "d")}
+    return subprocess.run(
+        [SIGSTORE, "--trust-config", str(cfg.trust_dir / "trust_config.json"), *args],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+
+
+def _sign_all(cfg: InstanceConfig, url: str, work: Path, tag: str) -> list[Path]:
+    token = main_token(cfg)
+    bundles = []
+    for version in ("1", "2"):
+        artifact = work / f"{tag}-v{version}.txt"
+        artifact.write_text(f"{tag} {version}\n")
+        r = _sigstore(cfg, work, "sign", "--rekor-version", version, "--identity-token", token,
+                      str(artifact))
+        assert r.returncode == 0, r.stderr
+        bundles.append(artifact)
+    return bundles
+
+
+def main_token(cfg: InstanceConfig) -> str:
+    from sceau.keys import load_signer
+    from sceau.services.oidc import DevIssuer
+
+    dev = DevIssuer.for_instance(load_signer(cfg.keys_dir / "dev-oidc.pem"), cfg.url)
+    return dev.mint_email(IDENTITY)
+
+
+def _verify(cfg: InstanceConfig, work: Path, artifact: Path) -> subprocess.CompletedProcess:
+    return _sigstore(cfg, work, "verify", "identity", str(artifact), "--cert-identity", IDENTITY,
+                     "--cert-oidc-issuer", f"{cfg.url}/oidc")
+
+
+@pytest.mark.interop
+@pytest.mark.slow
+def test_rotating_every_key_keeps_old_bundles_valid_and_signs_new_ones(tmp_path):
+    port = free_port()
+    cfg = init_instance(tmp_path / "inst", url=f"http://127.0.0.1:{port}")
+    work = tmp_path / "work"
+    work.mkdir()
+    with serve_app(build_app(cfg), port=port) as url:
+        before = _sign_all(cfg, url, work, "before")
+        sizes = httpx.get(f"{url}/healthz").json()["logs"]
+    old_root = json.loads((cfg.trust_dir / "trusted_root.json").read_text())
+
+    for name in ROTATABLE:
+        assert "rotated" in rotate(cfg, name)
+    assert sorted(r.name for r in load_retired(cfg)) == sorted(ROTATABLE)
+    new_root = json.loads((cfg.trust_dir / "trusted_root.json").read_text())
+    assert len(new_root["tlogs"]) == 2 * len(old_root["tlogs"])
+    assert len(new_root["ctlogs"]) == 2 and len(new_root["timestampAuthorities"]) == 2
+    assert len(new_root["certificateAuthorities"]) == 2
+    assert all("end" in t["publicKey"]["validFor"] for t in new_root["tlogs"][:1])
+
+    with serve_app(build_app(cfg), port=port) as url:  # restarts on the new keys
+        health = httpx.get(f"{url}/healthz").json()["logs"]
+        assert all(health[k] >= sizes[k] for k in sizes), "logs continue, not restart"
+        after = _sign_all(cfg, url, work, "after")
+    for artifact in before + after:
+        r = _verify(cfg, work, artifact)
+        assert r.returncode == 0, f"{artifact.name}: {r.stderr}"
+    # The new bundles really are signed by the new keys: the old trust root refuses them.
+    (cfg.trust_dir / "trusted_root.json").write_text(json.dumps(old_root))
+    stale = {**json.loads((cfg.trust_dir / "trust_config.json").read_text()),
+             "trustedRoot": old_root}
+    (cfg.trust_dir / "trust_config.json").write_text(json.dumps(stale))
+    assert _verify(cfg, work, after[0]).returncode != 0
+
+
+def test_rotate_refuses_unknown_names_and_the_cli_says_why(tmp_path, capsys):
+    cfg = init_instance(tmp_path / "i", url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(InputError, match="cannot rotate"):
+        rotate(cfg, "ca-root")
+    assert main(["rotate", "dev-oidc", "--dir", str(cfg.dir)]) == 1
+    assert "cannot rotate" in capsys.readouterr().err

@@ -193,3 +193,21 @@ def test_chain_with_root_is_refused() -> None:
     certs.append({"rawBytes": base64.b64encode(root[-1].public_bytes(Encoding.DER)).decode()})
     with pytest.raises(BundleError, match="root CA"):
         verifier.verify_artifact(json.dumps(doc), A_TXT, POLICY)
+
+
+def test_certificate_cache_and_threads() -> None:
+    """Cached chains give the same answers, and one Verifier serves many threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    data, verifier = _case("happy-path-v0.3")
+    first = verifier.verify_artifact(data, A_TXT, POLICY)
+    again = verifier.verify_artifact(data, A_TXT, POLICY)  # chain + SCT from the cache
+    assert first.checks == again.checks
+    # The policy is still applied to a cached certificate.
+    with pytest.raises(Exception, match="identity does not match"):
+        verifier.verify_artifact(data, A_TXT, Identity("x@example.com", DEFAULT_ISSUER))
+    small = Verifier(TrustedRoot.production(), certificate_cache=1)
+    cases = [_case(n)[0] for n in ("happy-path-v0.1", "happy-path-v0.3", "happy-path-v0.1")]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda d: small.verify_artifact(d, A_TXT, POLICY), cases * 4))
+    assert len(results) == 12 and len(small._chains) <= 1

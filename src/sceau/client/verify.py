@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -83,7 +84,8 @@ class VerificationResult:
 
 
 class Verifier:
-    """Verifies bundles against one trusted root. Reusable and thread-safe (read-only)."""
+    """Verifies bundles against one trusted root. Reusable and thread-safe: the only state
+    is a small cache of verified certificate chains, guarded by a lock."""
 
     def __init__(
         self,
@@ -100,10 +102,12 @@ class Verifier:
         # signatures and the SCT) for certificates seen before — sigstore-python signs many
         # files with one certificate. Validity windows are re-checked at every use.
         self._chains: OrderedDict[bytes, list[Any]] = OrderedDict()
+        self._lock = threading.Lock()
         self._cache_size = certificate_cache
 
     def clear_cache(self) -> None:
-        self._chains.clear()
+        with self._lock:
+            self._chains.clear()
 
     # -- public API ---------------------------------------------------------------------
 
@@ -243,15 +247,15 @@ class Verifier:
         """Steps 2–4. The time-independent facts of steps 2–3 (issuer signatures, SCT) are
         remembered per exact certificate; validity windows are re-checked at every use."""
         assert b.certificate is not None
-        chain = self._chains.get(b.certificate)
-        if chain is not None and all(self._path_valid_at(cert, chain, t.time) for t in times):
-            self._chains.move_to_end(b.certificate)
-        else:
+        with self._lock:
+            chain = self._chains.get(b.certificate)
+        if chain is None or not all(self._path_valid_at(cert, chain, t.time) for t in times):
             chain = self._verify_chain_and_sct(cert, times)
             if self._cache_size:
-                self._chains[b.certificate] = chain
-                if len(self._chains) > self._cache_size:
-                    self._chains.popitem(last=False)
+                with self._lock:
+                    self._chains[b.certificate] = chain
+                    if len(self._chains) > self._cache_size:
+                        self._chains.popitem(last=False)
         # 4. Leaf profile (KU digitalSignature, EKU codeSigning), then the caller's policy.
         _check_leaf_profile(cert)
         policy.verify(cert)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sceau.client._json import Obj, loads
+from sceau.client._json import Obj, b64decode, loads
 from sceau.client.errors import BundleError
 
 # media type -> bundle version
@@ -256,8 +256,6 @@ def _single_entry(vm: Obj) -> TlogEntry:
 
 
 def _b64_item(value: object, where: str) -> bytes:
-    from sceau.client._json import b64decode
-
     if not isinstance(value, str):
         raise BundleError(f"{where}: must be a base64 string")
     return b64decode(value, where, BundleError)

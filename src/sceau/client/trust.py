@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from sceau.client._json import Obj, loads
 from sceau.client.errors import TrustRootError
+from sceau.errors import VerificationError
 
 TRUSTED_ROOT_MEDIA_TYPES = frozenset(
     {
@@ -101,8 +102,6 @@ class LogInstance:
         return Verifier(self.public_key)
 
     def verify(self, signature: bytes, message: bytes) -> bool:
-        from sceau.errors import VerificationError
-
         if self.public_key is None:
             return False
         try:

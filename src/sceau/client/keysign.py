@@ -268,7 +268,7 @@ def sign_artifact_with_key(
     tlog, tsas = signing_config.select_tlog(rekor_version=rekor_version)
     digest = artifact_digest(artifact)
     signature = key.sign_digest(digest.value)
-    http = Http()
+    http = Http(urls=[tlog.url, *(t.url for t in tsas)])
     try:
         bundle = complete_bundle(
             http,
@@ -299,7 +299,7 @@ def sign_dsse_with_key(
     tlog, tsas = signing_config.select_tlog(rekor_version=rekor_version)
     payload = statement_bytes(statement)
     envelope = Envelope(payload, payload_type, key.sign_message(pae(payload_type, payload)))
-    http = Http()
+    http = Http(urls=[tlog.url, *(t.url for t in tsas)])
     try:
         bundle = complete_bundle(http, tlog, tsas, trusted_root, _material(key), envelope=envelope)
     finally:

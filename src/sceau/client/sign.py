@@ -400,7 +400,8 @@ class Signer:
         self.services = context.signing_config.select(rekor_version=context.rekor_version)
         self.token = identity_token
         self.ca_request = ca_request
-        self.http = http or Http()
+        s = self.services
+        self.http = http or Http(urls=[s.ca.url, s.tlog.url, *(t.url for t in s.tsas)])
         self.key = EphemeralKey()
         self._certificate: Any | None = None
 

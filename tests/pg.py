@@ -71,8 +71,15 @@ class Cluster:
     def start(self) -> str:
         try:
             self._run(
-                str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
-                "--auth=trust", "-E", "UTF8", "--no-instructions",
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-instructions",
             )
         except subprocess.CalledProcessError as e:
             raise RuntimeError(f"initdb failed: {e.stderr.strip()}") from e
@@ -82,8 +89,17 @@ class Cluster:
         )
         try:
             self._run(
-                str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.logfile),
-                "-o", opts, "-w", "-t", "60", "start",
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.logfile),
+                "-o",
+                opts,
+                "-w",
+                "-t",
+                "60",
+                "start",
             )
         except subprocess.CalledProcessError as e:
             log = self.logfile.read_text() if self.logfile.exists() else ""
@@ -94,8 +110,14 @@ class Cluster:
     def stop(self) -> None:
         if self.data.exists():
             self._run(
-                str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w",
-                "stop", check=False,
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+                check=False,
             )
         shutil.rmtree(self.root, ignore_errors=True)
 

@@ -42,8 +42,9 @@ def engines(pg_dsn, schema, log_key):
         for i in range(n):
             storage = PostgresStorage(pg_dsn, schema=schema, application_name=f"test-{i}")
             engine = LogEngine(storage, **{"batch_interval": 0.01, **kw})
-            engine.add_log(LogConfig("main", ORIGIN, [note_signer(ORIGIN, log_key)],
-                                     genesis=b"genesis"))
+            engine.add_log(
+                LogConfig("main", ORIGIN, [note_signer(ORIGIN, log_key)], genesis=b"genesis")
+            )
             out.append(engine)
         return out
 
@@ -65,9 +66,9 @@ def test_three_engines_share_one_log_without_reusing_an_index(engines, verifier)
         es = engines(3)
         await asyncio.gather(*(e.start() for e in es))  # concurrent create: one genesis
         logs = [e.log("main") for e in es]
-        results = await asyncio.gather(*(
-            logs[i % 3].append(b"entry %d" % i, keys=[f"k{i % 7}"]) for i in range(900)
-        ))
+        results = await asyncio.gather(
+            *(logs[i % 3].append(b"entry %d" % i, keys=[f"k{i % 7}"]) for i in range(900))
+        )
         # Entries sequenced by one engine are readable and provable through another.
         last = max(results, key=lambda r: r.index)
         reader = logs[(results.index(last) + 1) % 3]
@@ -156,7 +157,8 @@ def test_the_sequencer_lease_is_held_by_one_storage_at_a_time(pg_dsn, schema):
     a_has_it.wait(5)
     time.sleep(0.3)
     holders = _sql(
-        pg_dsn, schema,
+        pg_dsn,
+        schema,
         "SELECT a.application_name, l.granted FROM pg_locks l JOIN pg_stat_activity a"
         " ON a.pid = l.pid WHERE l.locktype = 'advisory' ORDER BY l.granted DESC",
     )
@@ -184,8 +186,14 @@ def test_a_writer_that_lost_the_race_is_fenced_by_the_size_check(engines, pg_dsn
     s = PostgresStorage(pg_dsn, schema=schema)
     head = s.load_head("main")
     assert head is not None and head.size == 2
-    stale = BatchWrite("main", 1, TreeHead(2, b"\x01" * 32, "forged", 1), {(0, 0): b"x" * 64},
-                       [(b"\x02" * 32, 1)], [])
+    stale = BatchWrite(
+        "main",
+        1,
+        TreeHead(2, b"\x01" * 32, "forged", 1),
+        {(0, 0): b"x" * 64},
+        [(b"\x02" * 32, 1)],
+        [],
+    )
     with s.sequencer_lease("main"), pytest.raises(StaleHead):
         s.commit(stale)
     assert s.load_head("main") == head
@@ -205,8 +213,14 @@ def test_a_batch_that_fails_midway_leaves_nothing(engines, pg_dsn, schema):
     tiles_before = sorted(s.tile_sizes("main"))
     # A NUL byte cannot be stored in a text column: the search insert fails after the head,
     # tiles and leaves were written in the same transaction.
-    bad = BatchWrite("main", 1, TreeHead(2, b"\x01" * 32, "n", 2), {(0, 0): b"y" * 64},
-                     [(b"\x03" * 32, 1)], [("bad\x00key", 1)])
+    bad = BatchWrite(
+        "main",
+        1,
+        TreeHead(2, b"\x01" * 32, "n", 2),
+        {(0, 0): b"y" * 64},
+        [(b"\x03" * 32, 1)],
+        [("bad\x00key", 1)],
+    )
     with pytest.raises(InternalError, match="commit failed"), s.sequencer_lease("main"):
         s.commit(bad)
     assert s.load_head("main") == head
@@ -284,13 +298,19 @@ def _start_fails(engines) -> str:
 @pytest.mark.parametrize(
     "damage, expect",
     [
-        ("UPDATE tiles SET data = substring(data from 1 for 40) WHERE level = 0 AND idx = 1",
-         "tile 0/1"),
-        ("UPDATE tiles SET data = decode(repeat('00', 8192), 'hex') WHERE level = 0 AND idx = 0",
-         "tile 0/0"),
+        (
+            "UPDATE tiles SET data = substring(data from 1 for 40) WHERE level = 0 AND idx = 1",
+            "tile 0/1",
+        ),
+        (
+            "UPDATE tiles SET data = decode(repeat('00', 8192), 'hex') WHERE level = 0 AND idx = 0",
+            "tile 0/0",
+        ),
         ("DELETE FROM tiles WHERE level = 1", "missing"),
-        ("UPDATE tiles SET data = substring(data from 1 for 50) WHERE level = -1 AND idx = 1",
-         "truncated"),
+        (
+            "UPDATE tiles SET data = substring(data from 1 for 50) WHERE level = -1 AND idx = 1",
+            "truncated",
+        ),
         ("UPDATE logs SET size = size + 1", "damaged"),
         ("UPDATE logs SET root = decode(repeat('00', 32), 'hex')", "root hash"),
         ("UPDATE logs SET note = replace(note, 'log.example.test', 'evil')", "checkpoint"),

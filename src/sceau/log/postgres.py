@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS tiles (
     data BYTEA NOT NULL,
     PRIMARY KEY (log, level, idx)
 );
+ALTER TABLE tiles ALTER COLUMN data SET STORAGE EXTERNAL;
 CREATE TABLE IF NOT EXISTS leaves (
     log BIGINT NOT NULL REFERENCES logs(id), hash BYTEA NOT NULL, idx BIGINT NOT NULL,
     PRIMARY KEY (log, hash)
@@ -76,6 +77,64 @@ CREATE TABLE IF NOT EXISTS batches (
 """
 
 TABLES = ("logs", "tiles", "leaves", "search", "batches")
+HEAD_SQL = "SELECT size, root, note, timestamp_ms FROM logs WHERE name=%s"
+
+# One batch in one statement. Every insert joins on the CAS-guarded head update, so if the
+# stored size is no longer ``old`` nothing at all is written; the result is 1 or 0.
+COMMIT_SQL = """
+WITH head AS (
+    UPDATE logs SET size=%(size)s, root=%(root)s, note=%(note)s, timestamp_ms=%(ts)s
+    WHERE id=%(log)s AND size=%(old)s RETURNING id
+), t AS (
+    INSERT INTO tiles(log, level, idx, data)
+    SELECT head.id, k.level, k.idx, k.data
+    FROM head, unnest(%(t_level)s::int[], %(t_idx)s::bigint[], %(t_data)s::bytea[])
+        AS k(level, idx, data)
+    ON CONFLICT (log, level, idx) DO UPDATE SET data = EXCLUDED.data
+), l AS (
+    INSERT INTO leaves(log, hash, idx)
+    SELECT head.id, k.hash, k.idx
+    FROM head, unnest(%(l_hash)s::bytea[], %(l_idx)s::bigint[]) AS k(hash, idx)
+    ON CONFLICT DO NOTHING
+), s AS (
+    INSERT INTO search(log, key, idx)
+    SELECT head.id, k.key, k.idx
+    FROM head, unnest(%(s_key)s::text[], %(s_idx)s::bigint[]) AS k(key, idx)
+    ON CONFLICT DO NOTHING
+), b AS (
+    INSERT INTO batches(log, first, timestamp_ms)
+    SELECT head.id, %(old)s, %(ts)s FROM head WHERE %(grew)s
+    ON CONFLICT (log, first) DO UPDATE SET timestamp_ms = EXCLUDED.timestamp_ms
+)
+SELECT count(*)::int FROM head
+"""
+
+
+def _commit_params(w: BatchWrite, log_id: int) -> dict[str, Any]:
+    h, keys = w.head, list(w.tiles)
+    return {
+        "size": h.size,
+        "root": h.root_hash,
+        "note": h.note,
+        "ts": h.timestamp_ms,
+        "log": log_id,
+        "old": w.old_size,
+        "grew": h.size > w.old_size,
+        "t_level": [k[0] for k in keys],
+        "t_idx": [k[1] for k in keys],
+        "t_data": [w.tiles[k] for k in keys],
+        "l_hash": [lh for lh, _ in w.leaves],
+        "l_idx": [i for _, i in w.leaves],
+        "s_key": [k for k, _ in w.keys],
+        "s_idx": [i for _, i in w.keys],
+    }
+
+
+def _head(row: Sequence[Any] | None) -> TreeHead | None:
+    if row is None:
+        return None
+    size, root, note, ts = row
+    return TreeHead(int(size), bytes(root), str(note), int(ts))
 
 
 def lock_key(schema: str, name: str) -> int:
@@ -114,6 +173,8 @@ class PostgresStorage:
         self._readers_lock = threading.Lock()
         self._wlock = threading.RLock()
         self._lease: str | None = None
+        # The head read under the lock, served to load_head() in the lease holder's thread.
+        self._lease_head: tuple[int, str, TreeHead | None] | None = None
         self._ids: dict[str, int] = {}
         self._writer: psycopg.Connection[Any] | None = None
         w = self._writer_conn()
@@ -236,7 +297,9 @@ class PostgresStorage:
                         (name, origin, EMPTY_ROOT),
                     ).fetchone()
                     if row is not None and first is not None:
-                        self._write_batch(w, first, int(row[0]))
+                        done = w.execute(COMMIT_SQL, _commit_params(first, int(row[0])))
+                        if done.fetchone() != (1,):
+                            raise InternalError(f"log {name}: first batch was not written")
             except psycopg.Error as e:
                 raise InternalError(f"cannot create log {name!r}: {e}") from e
 
@@ -246,16 +309,22 @@ class PostgresStorage:
         with self._wlock:
             w = self._writer_conn()
             try:
-                w.execute("BEGIN")
-                w.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key(name),))
+                # One round trip: begin, wait for the lock, then read the head it protects.
+                with w.pipeline():
+                    w.execute("BEGIN")
+                    w.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key(name),))
+                    cur = w.execute(HEAD_SQL, (name,))
+                row = cur.fetchone()
             except psycopg.Error as e:
                 self._abort(w)
                 raise InternalError(f"log {name}: cannot take the sequencer lock: {e}") from e
             self._lease = name
+            self._lease_head = (threading.get_ident(), name, _head(row))
             try:
                 yield
             finally:
                 self._lease = None
+                self._lease_head = None
                 if w.info.transaction_status != TransactionStatus.IDLE:
                     self._abort(w)  # no commit happened (nothing to write, or an error)
 
@@ -270,64 +339,35 @@ class PostgresStorage:
             log_id = self._id(write.log)
             w = self._writer_conn()
             leased = self._lease == write.log
+            self._lease_head = None  # the head moves now
             try:
-                if not leased:  # a commit outside the lease still takes the lock
-                    w.execute("BEGIN")
-                    w.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key(write.log),))
-                self._write_batch(w, write, log_id)
-                # Commit point: COMMIT returns once the WAL record is flushed
-                # (synchronous_commit=on); before it, none of the batch is visible.
-                w.execute("COMMIT")
-            except StaleHead:
-                self._abort(w)
-                raise
+                # One round trip: the whole batch is one statement, then COMMIT. If the CAS
+                # on the old size fails, the statement writes nothing at all.
+                with w.pipeline():
+                    if not leased:  # a commit outside the lease still takes the lock
+                        w.execute("BEGIN")
+                        w.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key(write.log),))
+                    cur = w.execute(COMMIT_SQL, _commit_params(write, log_id))
+                    # Commit point: COMMIT returns once the WAL record is flushed
+                    # (synchronous_commit=on); before it, none of the batch is visible.
+                    w.execute("COMMIT")
+                row = cur.fetchone()
             except psycopg.Error as e:
                 self._abort(w)
                 raise InternalError(f"log {write.log}: commit failed: {e}") from e
-
-    def _write_batch(self, c: psycopg.Connection[Any], w: BatchWrite, log_id: int) -> None:
-        h = w.head
-        cur = c.execute(
-            "UPDATE logs SET size=%s, root=%s, note=%s, timestamp_ms=%s WHERE id=%s AND size=%s",
-            (h.size, h.root_hash, h.note, h.timestamp_ms, log_id, w.old_size),
-        )
-        if cur.rowcount != 1:
-            raise StaleHead(f"log {w.log}: stored tree head is no longer size {w.old_size}")
-        if w.tiles:
-            keys = list(w.tiles)
-            c.execute(
-                "INSERT INTO tiles(log, level, idx, data)"
-                " SELECT %s, * FROM unnest(%s::int[], %s::bigint[], %s::bytea[])"
-                " ON CONFLICT (log, level, idx) DO UPDATE SET data = EXCLUDED.data",
-                (log_id, [k[0] for k in keys], [k[1] for k in keys], [w.tiles[k] for k in keys]),
-            )
-        if w.leaves:
-            c.execute(
-                "INSERT INTO leaves(log, hash, idx)"
-                " SELECT %s, * FROM unnest(%s::bytea[], %s::bigint[]) ON CONFLICT DO NOTHING",
-                (log_id, [lh for lh, _ in w.leaves], [i for _, i in w.leaves]),
-            )
-        if w.keys:
-            c.execute(
-                "INSERT INTO search(log, key, idx)"
-                " SELECT %s, * FROM unnest(%s::text[], %s::bigint[]) ON CONFLICT DO NOTHING",
-                (log_id, [k for k, _ in w.keys], [i for _, i in w.keys]),
-            )
-        if h.size > w.old_size:
-            c.execute(
-                "INSERT INTO batches(log, first, timestamp_ms) VALUES (%s,%s,%s)"
-                " ON CONFLICT (log, first) DO UPDATE SET timestamp_ms = EXCLUDED.timestamp_ms",
-                (log_id, w.old_size, h.timestamp_ms),
-            )
+            if row != (1,):
+                raise StaleHead(
+                    f"log {write.log}: stored tree head is no longer size {write.old_size}"
+                )
 
     # -- readers ----------------------------------------------------------------------
 
     def load_head(self, name: str) -> TreeHead | None:
-        rows = self._query("SELECT size, root, note, timestamp_ms FROM logs WHERE name=%s", (name,))
-        if not rows:
-            return None
-        size, root, note, ts = rows[0]
-        return TreeHead(int(size), bytes(root), note, int(ts))
+        leased = self._lease_head
+        if leased is not None and leased[:2] == (threading.get_ident(), name):
+            return leased[2]  # read under the lock, in this lease's transaction
+        rows = self._query(HEAD_SQL, (name,))
+        return _head(rows[0] if rows else None)
 
     def log_origin(self, name: str) -> str | None:
         rows = self._query("SELECT origin FROM logs WHERE name=%s", (name,))
@@ -337,13 +377,14 @@ class PostgresStorage:
         wanted = list(keys)
         if not wanted:
             return {}
+        # A primary-key probe per key, whatever the table statistics say.
         rows = self._query(
-            "SELECT t.level, t.idx, t.data FROM tiles t"
-            " JOIN unnest(%s::int[], %s::bigint[]) AS k(level, idx)"
-            " ON t.level = k.level AND t.idx = k.idx WHERE t.log=%s",
-            ([k[0] for k in wanted], [k[1] for k in wanted], self._id(name)),
+            "SELECT k.level, k.idx, (SELECT data FROM tiles t WHERE t.log=%s"
+            " AND t.level=k.level AND t.idx=k.idx) FROM unnest(%s::int[], %s::bigint[])"
+            " AS k(level, idx)",
+            (self._id(name), [k[0] for k in wanted], [k[1] for k in wanted]),
         )
-        return {(int(lvl), int(idx)): bytes(data) for lvl, idx, data in rows}
+        return {(int(lvl), int(idx)): bytes(data) for lvl, idx, data in rows if data is not None}
 
     def tile_sizes(self, name: str) -> Iterable[tuple[int, int, int]]:
         rows = self._query(
@@ -354,11 +395,14 @@ class PostgresStorage:
     def find_leaves(self, name: str, leaf_hashes: Sequence[bytes]) -> dict[bytes, int]:
         if not leaf_hashes:
             return {}
+        # A primary-key probe per hash (a plain ``= ANY`` may scan the log's whole index
+        # while the table statistics are young).
         rows = self._query(
-            "SELECT hash, idx FROM leaves WHERE log=%s AND hash = ANY(%s::bytea[])",
+            "SELECT h.hash, (SELECT idx FROM leaves l WHERE l.log=%s AND l.hash=h.hash)"
+            " FROM unnest(%s::bytea[]) AS h(hash)",
             (self._id(name), list(leaf_hashes)),
         )
-        return {bytes(lh): int(idx) for lh, idx in rows}
+        return {bytes(lh): int(idx) for lh, idx in rows if idx is not None}
 
     def lookup(self, name: str, key: str, limit: int) -> list[int]:
         rows = self._query(

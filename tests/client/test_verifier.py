@@ -211,3 +211,18 @@ def test_certificate_cache_and_threads() -> None:
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda d: small.verify_artifact(d, A_TXT, POLICY), cases * 4))
     assert len(results) == 12 and len(small._chains) <= 1
+
+
+def test_set_payload_is_jcs() -> None:
+    import rfc8785
+
+    from sceau.client.tlog import set_payload
+
+    entry = Bundle.from_json(_case("happy-path-v0.3")[0]).tlog_entry
+    expected = rfc8785.dumps({
+        "body": base64.b64encode(entry.canonicalized_body).decode(),
+        "integratedTime": entry.integrated_time,
+        "logID": entry.log_id.hex(),
+        "logIndex": entry.log_index,
+    })  # fmt: skip
+    assert set_payload(entry) == expected

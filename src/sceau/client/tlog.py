@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -119,17 +118,13 @@ def _log_verifier(log: LogInstance) -> Any:
 def set_payload(entry: TlogEntry) -> bytes:
     """RFC 8785 JSON of body, integratedTime, logID (hex), logIndex (global) — the SET input.
 
-    Keys are already in JCS order and every value is ASCII or an integer, so compact
-    ``json.dumps`` is exactly the canonical form.
+    Keys are written in JCS order and every value is base64, hex or an integer (nothing to
+    escape), so this formatted string is exactly the canonical form.
     """
-    return json.dumps(
-        {
-            "body": base64.b64encode(entry.canonicalized_body).decode(),
-            "integratedTime": entry.integrated_time,
-            "logID": entry.log_id.hex(),
-            "logIndex": entry.log_index,
-        },
-        separators=(",", ":"),
+    body = base64.b64encode(entry.canonicalized_body).decode()
+    return (
+        f'{{"body":"{body}","integratedTime":{entry.integrated_time},'
+        f'"logID":"{entry.log_id.hex()}","logIndex":{entry.log_index}}}'
     ).encode()
 
 

@@ -86,3 +86,17 @@ def test_cli_usage_errors(instance: Instance, artifact: Path, tmp_path: Path) ->
                      str(artifact)),
         "cannot be combined",
     )  # fmt: skip
+
+
+def test_rekor_v2_without_tsa_fails_before_any_request(instance: Instance, trust) -> None:
+    """No TSA and a Rekor v2 log: refused up front (the dead CA URL is never called)."""
+    from sceau.client.sign import SigningContext
+
+    _, tr = trust
+    doc = json.loads(instance.trust_config.read_text())["signingConfig"]
+    doc["tsaUrls"] = []
+    doc["caUrls"] = [{**doc["caUrls"][0], "url": "http://127.0.0.1:9"}]
+    ctx = SigningContext(SigningConfig.from_json(json.dumps(doc)), tr, rekor_version=2)
+    with pytest.raises(SigningServiceError, match="names no valid TSA"):
+        with ctx.signer(instance.token()):
+            pass

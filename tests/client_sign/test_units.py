@@ -117,6 +117,10 @@ def test_token_sources(monkeypatch) -> None:
     assert get_identity_token(None, env={"SIGSTORE_IDENTITY_TOKEN": b}).subject == "b"
     with pytest.raises(IdentityError, match="no identity token"):
         get_identity_token(None, env={})
+    with pytest.raises(IdentityError, match="not both"):
+        get_identity_token(a, dev_email="x@y.z", oidc_url="http://127.0.0.1:9/oidc")
+    with pytest.raises(IdentityError, match="OIDC issuer"):
+        get_identity_token(None, env={}, dev_email="x@y.z")
 
 
 def test_github_actions_ambient_token() -> None:

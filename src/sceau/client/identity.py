@@ -177,16 +177,17 @@ def get_identity_token(
     oidc_url: str | None = None,
     ambient: bool = True,
 ) -> IdentityToken:
-    """The first token available from the sources above, checked; else IdentityError."""
+    """The first token available, checked; else IdentityError. Order: the explicit token,
+    the dev issuer when ``dev_email`` is asked for, the environment, GitHub Actions."""
     raw = explicit.strip() if explicit else None
-    if not raw:
-        raw = token_from_environment(env)
+    if raw and dev_email:
+        raise IdentityError("give either an identity token or --dev-email, not both")
     if not raw and dev_email:
         if not oidc_url:
-            raise IdentityError(
-                "--dev-email needs an instance whose signing config names an OIDC issuer"
-            )
+            raise IdentityError("--dev-email needs a signing config that names an OIDC issuer")
         raw = dev_issuer_token(oidc_url, dev_email)
+    if not raw:
+        raw = token_from_environment(env)
     if not raw and ambient:
         raw = github_actions_token(env)
     if not raw:

@@ -32,6 +32,7 @@ from sceau.client.sign import (
     artifact_digest,
     complete_bundle,
     pae,
+    require_timestamps,
     self_check,
     statement_bytes,
 )
@@ -266,6 +267,7 @@ def sign_artifact_with_key(
     from sceau.client._sign_http import Http
 
     tlog, tsas = signing_config.select_tlog(rekor_version=rekor_version)
+    require_timestamps(tlog, tsas)
     digest = artifact_digest(artifact)
     signature = key.sign_digest(digest.value)
     http = Http(urls=[tlog.url, *(t.url for t in tsas)])
@@ -297,6 +299,7 @@ def sign_dsse_with_key(
     from sceau.client._sign_http import Http
 
     tlog, tsas = signing_config.select_tlog(rekor_version=rekor_version)
+    require_timestamps(tlog, tsas)
     payload = statement_bytes(statement)
     envelope = Envelope(payload, payload_type, key.sign_message(pae(payload_type, payload)))
     http = Http(urls=[tlog.url, *(t.url for t in tsas)])

@@ -254,6 +254,15 @@ def timestamps_for(
     return tokens
 
 
+def require_timestamps(tlog: Service, tsas: Sequence[Service]) -> None:
+    """Rekor v2 gives no signed time: refuse up front when no TSA is configured."""
+    if tlog.major_api_version == 2 and not tsas:
+        raise SigningError(
+            f"the Rekor v2 log {tlog.url} needs an RFC 3161 timestamp, but the signing "
+            "config names no valid TSA"
+        )
+
+
 def complete_bundle(
     http: Http,
     tlog: Service,
@@ -401,6 +410,7 @@ class Signer:
         self.token = identity_token
         self.ca_request = ca_request
         s = self.services
+        require_timestamps(s.tlog, s.tsas)
         self.http = http or Http(urls=[s.ca.url, s.tlog.url, *(t.url for t in s.tsas)])
         self.key = EphemeralKey()
         self._certificate: Any | None = None

@@ -342,3 +342,86 @@ def test_root_of_stored_leaves_matches_the_head(engines, pg_dsn, schema):
     ((root, size),) = _sql(pg_dsn, schema, "SELECT root, size FROM logs WHERE name='main'")
     assert size == len(entries) == 601
     assert tree_root([leaf_hash(e) for e in entries]) == bytes(root)
+
+
+def test_migrate_copies_a_sqlite_log_verbatim_and_it_goes_on_in_postgres(
+    tmp_path, pg_dsn, schema, log_key, verifier
+):
+    from sceau.errors import Conflict
+    from sceau.log.migrate import migrate_sqlite_to_postgres
+    from sceau.log.sqlite import SQLiteStorage
+
+    def engine(storage) -> LogEngine:
+        e = LogEngine(storage, batch_interval=0.01)
+        e.add_log(LogConfig("main", ORIGIN, [note_signer(ORIGIN, log_key)], genesis=b"genesis"))
+        e.add_log(LogConfig("empty", "empty.example.test", [note_signer(ORIGIN, log_key)]))
+        return e
+
+    async def fill():
+        e = engine(SQLiteStorage(tmp_path / "log.sqlite"))
+        await e.start()
+        lg = e.log("main")
+        rs = await asyncio.gather(*(lg.append(b"e%d" % i, keys=[f"k{i % 3}"]) for i in range(600)))
+        head = await lg.latest()
+        await e.close()
+        return rs, head
+
+    rs, head = run(fill())
+    lines: list[str] = []
+    copied = migrate_sqlite_to_postgres(
+        tmp_path / "log.sqlite", pg_dsn, schema=schema, progress=lines.append
+    )
+    assert [(m.name, m.size) for m in copied] == [("main", 601), ("empty", 0)]
+    assert copied[0].rows["leaves"] == 601 and copied[0].rows["search"] == 600
+    with pytest.raises(Conflict, match="already exists"):
+        migrate_sqlite_to_postgres(tmp_path / "log.sqlite", pg_dsn, schema=schema)
+
+    async def go_on():
+        e = engine(PostgresStorage(pg_dsn, schema=schema))
+        await e.start(create=False)  # the full start-up check passes on the copy
+        lg = e.log("main")
+        same = await lg.latest()
+        r = await lg.append(b"after the move")
+        dup = await lg.append(b"e7")
+        proof = await lg.consistency_proof(head.size, r.checkpoint.size)
+        k1 = await lg.lookup("k1")
+        await e.close()
+        return same, r, dup, proof, k1
+
+    same, r, dup, proof, k1 = run(go_on())
+    assert same == head and r.index == 601
+    assert dup.duplicate and dup.index == next(x.index for x in rs if x.leaf_hash == dup.leaf_hash)
+    verify_consistency(head.size, r.checkpoint.size, proof, head.root_hash, r.checkpoint.root_hash)
+    assert open_checkpoint(r.checkpoint.note, [verifier]).size == 602
+    assert k1 == sorted(x.index for i, x in enumerate(rs) if i % 3 == 1)
+
+
+def test_migrate_refuses_a_database_in_use(tmp_path, pg_dsn, schema):
+    from sceau.errors import Conflict
+    from sceau.log.migrate import migrate_sqlite_to_postgres
+    from sceau.log.sqlite import SQLiteStorage
+
+    s = SQLiteStorage(tmp_path / "busy.sqlite")
+    try:
+        with pytest.raises(Conflict, match="in use"):
+            migrate_sqlite_to_postgres(tmp_path / "busy.sqlite", pg_dsn, schema=schema)
+    finally:
+        s.close()
+
+
+def test_migrate_command_reads_the_instance_config(tmp_path, pg_dsn, schema, capsys):
+    import argparse
+
+    from sceau.cli import migrate as cli
+    from sceau.log.sqlite import SQLiteStorage
+
+    (tmp_path / "sceau.toml").write_text('[storage]\ndriver = "sqlite"\npath = "data/x.sqlite"\n')
+    SQLiteStorage(tmp_path / "data" / "x.sqlite").close()
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    args = parser.parse_args(["--dir", str(tmp_path), "--to", pg_dsn, "--schema", schema])
+    assert cli.run(args) == 0
+    assert "copied and verified 0 log(s)" in capsys.readouterr().out
+    target = PostgresStorage(pg_dsn, schema=schema, create=False)  # the tables exist now
+    assert target.load_head("main") is None
+    target.close()

@@ -98,10 +98,12 @@ def test_identity_token_claims() -> None:
         "not a JWT": "abc",
         "base64url JSON": "a.b.c",
         "'sub'": _jwt(_claims(sub=None)),
+        "'iat' claim is not a number": _jwt(_claims(iat=True)),
         "audience": _jwt(_claims(aud="other")),
         "expired": _jwt(_claims(exp=int(time.time()) - 10)),
         "not valid yet": _jwt(_claims(nbf=int(time.time()) + 3600)),
         "not a number": _jwt(_claims(exp="soon")),
+        "out of range": _jwt(_claims(exp=10**20)),
         "'email' claim": _jwt(_claims(iss="https://accounts.google.com")),
     }
     for message, raw in cases.items():

@@ -80,10 +80,16 @@ class IdentityToken:
         stamp = (now or datetime.now(UTC)).timestamp()
         exp, nbf, iat = claims["exp"], claims.get("nbf"), claims["iat"]
         for name, value in (("exp", exp), ("iat", iat), ("nbf", nbf)):
-            if value is not None and (not isinstance(value, int | float) or value is True):
+            if value is not None and (
+                not isinstance(value, int | float) or isinstance(value, bool)
+            ):
                 raise IdentityError(f"identity token {name!r} claim is not a number")
+        try:
+            expires = datetime.fromtimestamp(exp, UTC)
+        except (OverflowError, ValueError, OSError):
+            raise IdentityError("identity token 'exp' claim is out of range") from None
         if stamp >= exp + LEEWAY:
-            when = datetime.fromtimestamp(exp, UTC)
+            when = expires
             raise IdentityError(f"identity token expired at {when:%Y-%m-%dT%H:%M:%SZ}")
         if nbf is not None and stamp + LEEWAY < nbf:
             raise IdentityError("identity token is not valid yet (nbf in the future)")
@@ -93,7 +99,7 @@ class IdentityToken:
         identity = claims.get(claim)
         if not isinstance(identity, str) or not identity:
             raise IdentityError(f"identity token lacks the {claim!r} claim its issuer needs")
-        return cls(raw, iss, sub, identity, datetime.fromtimestamp(exp, UTC), claims)
+        return cls(raw, iss, sub, identity, expires, claims)
 
 
 def _claims(raw: str) -> dict[str, Any]:

@@ -102,6 +102,8 @@ def _refusal(what: str, resp: Any) -> SigningServiceError:
         text = resp.text.strip()
         if text:
             detail = ": " + text.splitlines()[0][:300]
+    if resp.status_code < 400:
+        return SigningServiceError(f"{what} answered HTTP {resp.status_code} unexpectedly{detail}")
     return SigningServiceError(f"{what} refused the request (HTTP {resp.status_code}){detail}")
 
 

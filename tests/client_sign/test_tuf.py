@@ -83,3 +83,18 @@ def test_tuf_failures(instance: Instance, tmp_path: Path) -> None:
     foreign = files("sceau.data").joinpath("public-good/production/root.json").read_bytes()
     with pytest.raises(TUFError, match="does not verify"):
         instance_trust(instance.tuf_url, bootstrap_root=foreign, cache=tmp_path / "x")
+
+
+def test_public_good_bootstraps_from_the_shipped_root(tmp_path: Path) -> None:
+    """No --tuf-root needed for the public-good repositories: the shipped root is used
+    (this sandbox has no route to them, so the fetch itself fails, in one line)."""
+    from sceau.client.tuf import PRODUCTION_URL, STAGING_URL
+
+    for url in (PRODUCTION_URL, STAGING_URL):
+        try:
+            trust = instance_trust(url, cache=tmp_path)
+        except TUFError as e:
+            assert "first use" not in e.message and "\n" not in e.message
+        else:  # a machine with a route to the public-good instance
+            assert trust.trusted_root.tlogs
+        assert (cache_dir(url, tmp_path) / "metadata" / "root.json").exists()

@@ -411,12 +411,14 @@ class Signer:
         self.ca_request = ca_request
         s = self.services
         require_timestamps(s.tlog, s.tsas)
+        self._own_http = http is None
         self.http = http or Http(urls=[s.ca.url, s.tlog.url, *(t.url for t in s.tsas)])
         self.key = EphemeralKey()
         self._certificate: Any | None = None
 
     def close(self) -> None:
-        self.http.close()
+        if self._own_http:
+            self.http.close()
 
     def __enter__(self) -> Signer:
         return self

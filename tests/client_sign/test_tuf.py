@@ -43,6 +43,23 @@ def test_sign_and_verify_through_tuf(instance: Instance, tmp_path: Path, artifac
             "--certificate-identity", EMAIL, "--certificate-oidc-issuer", instance.issuer,
         )  # fmt: skip
         assert v.returncode == 0, v.stderr
+        # sceau verify takes its trust from the same TUF repository (cached, or --offline).
+        for extra in ([], ["--offline"]):
+            v = instance.run(
+                "verify", str(artifact), "--bundle", str(bundle), *tuf, *extra,
+                "--certificate-identity", EMAIL, "--certificate-oidc-issuer", instance.issuer,
+                home=home,
+            )  # fmt: skip
+            assert v.returncode == 0, v.stderr
+    fresh = tmp_path / "fresh-home"
+    fresh.mkdir()
+    v = instance.run(
+        "verify", str(artifact), "--bundle", str(tmp_path / "b2.json"), *tuf,
+        "--tuf-root", str(instance.tuf_root),
+        "--certificate-identity", EMAIL, "--certificate-oidc-issuer", instance.issuer,
+        home=fresh,
+    )  # fmt: skip
+    assert v.returncode == 0, v.stderr
 
 
 def test_offline_without_cache_is_an_error(instance: Instance, tmp_path: Path) -> None:

@@ -43,10 +43,19 @@ def _from_staging(args: argparse.Namespace) -> Any:
     return TrustedRoot.staging()
 
 
+def _from_instance(args: argparse.Namespace) -> Any:
+    from sceau.client.tuf import instance_trust
+
+    return instance_trust(
+        args.instance, bootstrap_root=args.tuf_root, offline=args.offline
+    ).trusted_root
+
+
 TRUST_SOURCES: dict[str, Callable[[argparse.Namespace], Any]] = {
     "trusted_root": _from_trusted_root,
     "trust_config": _from_trust_config,
     "staging": _from_staging,
+    "instance": _from_instance,
 }
 
 
@@ -61,6 +70,17 @@ def add_trust_arguments(parser: argparse.ArgumentParser) -> None:
     )
     excl.add_argument(
         "--staging", action="store_true", help="the public-good staging root shipped with sceau"
+    )
+    excl.add_argument(
+        "--instance",
+        metavar="URL",
+        help="an instance's TUF repository (cached; refreshed at most every 5 minutes)",
+    )
+    group.add_argument(
+        "--tuf-root", metavar="FILE", help="with --instance, first use: the TUF root.json to trust"
+    )
+    group.add_argument(
+        "--offline", action="store_true", help="with --instance: use the cached trust, no network"
     )
 
 

@@ -1,8 +1,13 @@
-"""The sceau client library: verify Sigstore bundles offline (signing comes later).
+"""The sceau client library: sign, and verify Sigstore bundles offline.
 
     from sceau.client import Verifier, TrustedRoot, Identity
     Verifier(TrustedRoot.production()).verify_artifact(bundle_bytes, Path("a.txt"),
                                                         Identity(email, issuer))
+
+    from sceau.client import SigningContext
+    ctx = SigningContext.from_trust_config(Path(".sceau/trust/trust_config.json"))
+    with ctx.signer(token) as signer:
+        bundle = signer.sign_artifact(Path("a.txt"))
 
 Imports are lazy so that ``import sceau.client`` stays cheap for the CLI.
 """
@@ -28,6 +33,13 @@ _EXPORTS = {
     "AllOf": "sceau.client.policy",
     "AnyOf": "sceau.client.policy",
     "PublicKey": "sceau.client.policy",
+    "SigningContext": "sceau.client.sign",
+    "Signer": "sceau.client.sign",
+    "sign_artifact": "sceau.client.sign",
+    "sign_dsse": "sceau.client.sign",
+    "IdentityToken": "sceau.client.identity",
+    "SigningConfig": "sceau.client.signing_config",
+    "instance_trust": "sceau.client.tuf",
 }
 
 __all__ = sorted(_EXPORTS)

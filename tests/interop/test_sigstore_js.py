@@ -12,6 +12,7 @@ js's hashedrekord bundles. DSSE on Rekor v2 does not cross between today's clien
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -167,3 +168,41 @@ def test_sigstore_python_verifies_js_bundles(
     )  # fmt: skip
     assert result.returncode != 0
     assert "SANs do not match" in one_line(result.stderr)
+
+
+def _sceau(clients: Clients, *args: str | Path):
+    return clients.run([sys.executable, "-m", "sceau", *map(str, args)])
+
+
+@pytest.mark.parametrize("case", list(JS_CASES))
+def test_sceau_verifies_js_bundles(
+    clients: Clients, js_bundles: dict[str, Signed], instance: Instance, case: str
+) -> None:
+    """Every sigstore-js bundle, including its dsse 0.0.2 entries on Rekor v2."""
+    signed = js_bundles[case]
+    command = "verify-attestation" if signed.dsse else "verify"
+    common = ("--bundle", signed.bundle, "--trusted-root", instance.trusted_root,
+              "--certificate-oidc-issuer", instance.email_issuer, signed.artifact)
+    ok = _sceau(clients, command, "--certificate-identity", JS_EMAIL, *common)
+    fail_unless_ok(ok, f"sceau verifying sigstore-js's {case} bundle")
+    wrong = _sceau(clients, command, "--certificate-identity", EMAIL, *common)
+    assert wrong.returncode == 1 and "Traceback" not in wrong.stderr
+
+
+@pytest.mark.parametrize("rekor", ["1", "2"])
+def test_js_verifies_sceau_bundles(
+    clients: Clients, instance: Instance, tmp_path: Path, rekor: str
+) -> None:
+    artifact = tmp_path / f"sceau-{rekor}.txt"
+    artifact.write_text(f"signed by sceau on Rekor v{rekor}\n")
+    bundle = tmp_path / f"sceau-{rekor}.sigstore.json"
+    token = clients.dev_token("--email", EMAIL)
+    signed = _sceau(
+        clients, "sign", "--instance-dir", instance.dir, "--rekor-version", rekor,
+        "--identity-token", token, "--bundle", bundle, artifact,
+    )  # fmt: skip
+    fail_unless_ok(signed, f"sceau sign (Rekor v{rekor})")
+    record = Signed(f"sceau-{rekor}", artifact, bundle, "hashedrekord",
+                    "0.0.1" if rekor == "1" else "0.0.2", False, EMAIL, instance.email_issuer)
+    report = _js_verify(clients, record, identity=EMAIL, issuer=instance.email_issuer)
+    assert report["ok"], report

@@ -14,7 +14,7 @@ It prints entries/s, p50/p99 latency, the ceiling and the ratio. With ``wrk`` in
 pre-generated bodies; otherwise from an httpx asyncio generator (which starves a fast
 server: numbers are then a lower bound).
 
-    .venv/bin/python bench/rekor_http.py [--seconds 30] [--connections 64] [--api v1|v2]
+    .venv/bin/python bench/rekor_http.py [--seconds 30] [--connections 256] [--api v1|v2]
         [--workers 1] [--threads 1]
 """
 
@@ -254,7 +254,7 @@ async def run_httpx(base: str, path: str, seconds: int, connections: int,
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--seconds", type=int, default=30)
-    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--connections", type=int, default=256)
     p.add_argument("--threads", type=int, default=1, help="wrk threads (load generator)")
     p.add_argument("--api", choices=["v1", "v2"], default="v1")
     p.add_argument("--batch-interval", type=float, default=0.05)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
+import sys
 from typing import Any
 
 from starlette.applications import Starlette
@@ -47,14 +50,64 @@ async def read_body(request: Request, limit: int = DEFAULT_BODY_LIMIT) -> bytes:
     return b"".join(chunks)
 
 
+# A \uD800-\uDFFF escape: only then can a parsed string hold a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _no_constant(name: str) -> Any:
+    raise InputError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise InputError(f"number {text[:40]} is out of range")
+    return value
+
+
+def _lone_surrogate(value: Any) -> bool:
+    """True if a string (or key) in ``value`` holds a lone UTF-16 surrogate, which no
+    handler could encode as UTF-8 (RFC 7493 §2.1 forbids them in I-JSON)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def parse_json_object(body: bytes, what: str = "request body") -> dict[str, Any]:
-    """Parse ``body`` as a JSON object or raise a precise :class:`InputError`."""
+    """Parse ``body`` as a JSON object or raise a precise :class:`InputError`.
+
+    Strict where Python's parser is lenient: ``NaN``/``Infinity``, integers past
+    Python's digit limit, nesting past the recursion limit and lone surrogates are
+    refused here, so no handler meets a value it cannot encode or compare.
+    """
     try:
-        value = json.loads(body)
+        value = json.loads(body, parse_constant=_no_constant, parse_float=_finite_float)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InputError(f"{what} is not valid JSON: {e}") from e
+    except ValueError as e:  # the only other ValueError: an integer with too many digits
+        raise InputError(
+            f"{what} holds an integer of more than {sys.get_int_max_str_digits()} digits"
+        ) from e
+    except RecursionError as e:
+        raise InputError(f"{what} is nested too deeply") from e
+    except InputError as e:
+        raise InputError(f"{what} is not valid JSON: {e.message}") from e
     if not isinstance(value, dict):
         raise InputError(f"{what} must be a JSON object")
+    if _SURROGATE_ESCAPE.search(body) and _lone_surrogate(value):
+        raise InputError(f"{what} holds a string with a lone UTF-16 surrogate escape")
     return value
 
 

@@ -83,6 +83,10 @@ class Cluster:
             )
         except subprocess.CalledProcessError as e:
             raise RuntimeError(f"initdb failed: {e.stderr.strip()}") from e
+        self._pg_ctl_start()
+        return self.dsn
+
+    def _pg_ctl_start(self) -> None:
         opts = " ".join(
             ["-c listen_addresses=127.0.0.1", f"-p {self.port}", "-c unix_socket_directories="]
             + [f"-c {k}={v}" for k, v in self.settings.items()]
@@ -105,7 +109,25 @@ class Cluster:
             log = self.logfile.read_text() if self.logfile.exists() else ""
             raise RuntimeError(f"pg_ctl start failed: {e.stderr.strip()}\n{log[-2000:]}") from e
         _wait_ready(self.dsn)
-        return self.dsn
+
+    def start_replica(self) -> Cluster:
+        """A hot standby of this (running) cluster, streaming from it; started."""
+        standby = Cluster.__new__(Cluster)
+        standby.__dict__.update(self.__dict__)
+        standby.root = Path(tempfile.mkdtemp(prefix="sceau-pg-replica-"))
+        standby.data = standby.root / "data"
+        standby.logfile = standby.root / "server.log"
+        standby.port = free_port()
+        standby.dsn = f"postgresql://postgres@127.0.0.1:{standby.port}/postgres"
+        if self._user:
+            pw = pwd.getpwnam(self._user)
+            os.chown(standby.root, pw.pw_uid, pw.pw_gid)
+        standby._run(
+            str(self.bindir / "pg_basebackup"), "-D", str(standby.data), "-h", "127.0.0.1",
+            "-p", str(self.port), "-U", "postgres", "-R", "-X", "stream", "--checkpoint=fast",
+        )  # fmt: skip
+        standby._pg_ctl_start()
+        return standby
 
     def stop(self) -> None:
         if self.data.exists():
@@ -157,6 +179,12 @@ def pg_dsn() -> Iterator[str]:
     except FileNotFoundError as e:
         pytest.fail(str(e))
     try:
-        yield cluster.start()
+        dsn = cluster.start()
+        RUNNING[dsn] = cluster
+        yield dsn
     finally:
+        RUNNING.pop(cluster.dsn, None)
         cluster.stop()
+
+
+RUNNING: dict[str, Cluster] = {}  # dsn -> the session's cluster (to make replicas of it)

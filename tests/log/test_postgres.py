@@ -425,3 +425,77 @@ def test_migrate_command_reads_the_instance_config(tmp_path, pg_dsn, schema, cap
     target = PostgresStorage(pg_dsn, schema=schema, create=False)  # the tables exist now
     assert target.load_head("main") is None
     target.close()
+
+
+@pytest.fixture(scope="module")
+def pg_replica(pg_dsn):
+    """A real hot standby streaming from the session's cluster."""
+    from tests.pg import RUNNING
+
+    standby = RUNNING[pg_dsn].start_replica()
+    try:
+        yield standby.dsn
+    finally:
+        standby.stop()
+
+
+def test_reads_from_a_lagging_replica_never_give_stale_answers(
+    pg_dsn, pg_replica, schema, log_key, verifier
+):
+    def replay(on: bool) -> None:
+        with psycopg.connect(pg_replica, autocommit=True) as c:
+            c.execute("SELECT pg_wal_replay_resume()" if on else "SELECT pg_wal_replay_pause()")
+
+    def replica_has(rows: int) -> None:
+        deadline = time.monotonic() + 20
+        with psycopg.connect(pg_replica, autocommit=True) as c:
+            while time.monotonic() < deadline:
+                try:
+                    n = c.execute(f'SELECT count(*) FROM "{schema}".search').fetchone()[0]  # noqa: S608
+                    if n >= rows:
+                        return
+                except psycopg.errors.UndefinedTable:
+                    pass
+                time.sleep(0.05)
+        raise AssertionError("the replica did not catch up")
+
+    async def go():
+        storage = PostgresStorage(pg_dsn, schema=schema, read_dsn=pg_replica)
+        replica_has(0)  # the tables exist there too
+        e = LogEngine(storage, batch_interval=0.01)
+        e.add_log(LogConfig("main", ORIGIN, [note_signer(ORIGIN, log_key)], genesis=b"g"))
+        await e.start()
+        lg = e.log("main")
+        first = await asyncio.gather(*(lg.append(b"a%d" % i, keys=["a"]) for i in range(600)))
+        replica_has(600)
+        replay(False)  # freeze the replica, then write more
+        try:
+            more = await asyncio.gather(*(lg.append(b"b%d" % i, keys=["b"]) for i in range(300)))
+            head = await lg.latest()
+            # Proofs and entries at the newest size: full tiles from the replica, the new
+            # and partial ones from the primary.
+            proofs = await lg.inclusion_proofs(range(head.size), head.size)
+            entries = await lg.get_entries(0, head.size)
+            stale_b = await lg.lookup("b")  # search lags with the replica
+        finally:
+            replay(True)
+        deadline = time.monotonic() + 10
+        while len(await lg.lookup("b")) < 300 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        fresh_b = await lg.lookup("b")
+        with psycopg.connect(pg_replica, autocommit=True) as c:
+            replica_readers = c.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE application_name = 'sceau:replica-reader'"
+            ).fetchone()[0]
+        await e.close()
+        return first + more, head, proofs, entries, stale_b, fresh_b, replica_readers
+
+    results, head, proofs, entries, stale_b, fresh_b, replica_readers = run(go())
+    assert head.size == 901 and open_checkpoint(head.note, [verifier]).size == 901
+    leaves = [leaf_hash(x) for x in entries]
+    assert tree_root(leaves) == head.root_hash
+    for i, proof in enumerate(proofs):
+        verify_inclusion(i, head.size, leaves[i], proof, head.root_hash)
+    assert len(stale_b) < 300 and fresh_b == sorted(r.index for r in results[600:])
+    assert replica_readers >= 1

@@ -18,8 +18,14 @@ Because the lock lives and dies with the transaction:
 - a lock cannot be lost while the commit still succeeds (they are one transaction), and
   the compare-and-swap on the old size fences anything else.
 
-Readers (tiles, proofs, dedup lookups, search) use one autocommit connection per reader
-thread and reconnect once if the server dropped it.
+A batch costs three round trips under the lock: BEGIN + lock + head read (one pipeline),
+the dedup probe, and the whole batch as one CAS-guarded statement + COMMIT (one pipeline).
+
+Readers (tiles, proofs, lookups, search) use one autocommit connection per reader thread
+and reconnect once if the server dropped it. With ``read_dsn`` (a streaming replica), full
+tiles, leaf lookups and search go to the replica; heads, batch times, missing or partial
+tiles, and every read the sequencer makes under its lease go to the primary, so a reply
+never depends on how far the replica lags.
 """
 
 from __future__ import annotations
@@ -28,12 +34,15 @@ import contextlib
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sceau.errors import InternalError
+from sceau.log.integrate import ENTRIES, split_bundle
 from sceau.log.storage import BatchWrite, StaleHead, TileKey, TreeHead
 from sceau.merkle import EMPTY_ROOT
+from sceau.merkle.tiles import TILE_WIDTH
 
 try:
     import psycopg
@@ -130,6 +139,13 @@ def _commit_params(w: BatchWrite, log_id: int) -> dict[str, Any]:
     }
 
 
+def _full(key: TileKey, data: bytes) -> bool:
+    """Whether a stored tile or entry bundle is complete (then it never changes again)."""
+    if key[0] == ENTRIES:
+        return len(split_bundle(data)) == TILE_WIDTH
+    return len(data) == TILE_WIDTH * 32
+
+
 def _head(row: Sequence[Any] | None) -> TreeHead | None:
     if row is None:
         return None
@@ -148,7 +164,8 @@ class PostgresStorage:
 
     ``dsn``: a libpq URI or key/value string. ``schema``: keep sceau's tables in this
     schema (created if missing) instead of the connection's default. ``create=False``
-    refuses a database where the tables do not exist yet.
+    refuses a database where the tables do not exist yet. ``read_dsn``: a streaming
+    replica for the bulk reads that tolerate lag (see :meth:`read_tiles`).
     """
 
     shared = True  # other processes write too: the engine re-reads the head for readers
@@ -162,8 +179,10 @@ class PostgresStorage:
         application_name: str = "sceau",
         stuck_holder_timeout_s: int = 30,
         connect_timeout_s: int = 10,
+        read_dsn: str | None = None,
     ) -> None:
         self.dsn = dsn
+        self.read_dsn = read_dsn
         self.schema = schema
         self.application_name = application_name
         self._stuck_timeout = stuck_holder_timeout_s
@@ -173,6 +192,8 @@ class PostgresStorage:
         self._readers_lock = threading.Lock()
         self._wlock = threading.RLock()
         self._lease: str | None = None
+        self._lease_thread = 0
+        self._replica_off_until = 0.0
         # The head read under the lock, served to load_head() in the lease holder's thread.
         self._lease_head: tuple[int, str, TreeHead | None] | None = None
         self._ids: dict[str, int] = {}
@@ -188,10 +209,10 @@ class PostgresStorage:
 
     # -- connections ------------------------------------------------------------------
 
-    def _connect(self, role: str) -> psycopg.Connection[Any]:
+    def _connect(self, role: str, dsn: str | None = None) -> psycopg.Connection[Any]:
         try:
             conn = psycopg.connect(
-                self.dsn,
+                dsn or self.dsn,
                 autocommit=True,
                 application_name=f"{self.application_name}:{role}",
                 connect_timeout=self._connect_timeout,
@@ -229,20 +250,44 @@ class PostgresStorage:
                 )
         return conn
 
-    def _reader(self) -> psycopg.Connection[Any]:
-        conn = getattr(self._local, "conn", None)
+    def _reader(self, replica: bool = False) -> psycopg.Connection[Any]:
+        replica = replica and self.read_dsn is not None
+        attr = "replica" if replica else "conn"
+        conn = getattr(self._local, attr, None)
         if conn is None or conn.closed or conn.broken:
             if conn is not None:
                 with self._readers_lock:
                     self._readers.remove(conn)
                 conn.close()
-            conn = self._local.conn = self._connect("reader")
+            role = "replica-reader" if replica else "reader"
+            conn = self._connect(role, self.read_dsn if replica else None)
+            setattr(self._local, attr, conn)
             with self._readers_lock:
                 self._readers.append(conn)
         return conn
 
-    def _query(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run a read on this thread's connection; reconnect once if the server dropped it."""
+    def _query(
+        self, query: str, params: Sequence[Any] = (), *, replica: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """Run a read; reconnect once if the server dropped the connection.
+
+        Inside a lease (the sequencer's own reads) it runs in the lease's transaction on the
+        primary; otherwise on this thread's reader connection (the replica if asked for and
+        configured).
+        """
+        if self._lease is not None and self._lease_thread == threading.get_ident():
+            try:
+                return self._writer_conn().execute(query, params).fetchall()  # type: ignore[arg-type]
+            except psycopg.Error as e:
+                raise InternalError(f"PostgreSQL read failed: {e}") from e
+        if replica and self.read_dsn is not None and time.monotonic() >= self._replica_off_until:
+            try:
+                return self._reader(True).execute(query, params).fetchall()  # type: ignore[arg-type]
+            except (psycopg.Error, InternalError) as e:
+                # The replica is an optimisation: down, or behind the schema -> the primary
+                # (and leave the replica alone for a few seconds).
+                log.warning("replica read failed (%s); reading from the primary", e)
+                self._replica_off_until = time.monotonic() + 5
         for attempt in (0, 1):
             conn = self._reader()
             try:
@@ -318,7 +363,7 @@ class PostgresStorage:
             except psycopg.Error as e:
                 self._abort(w)
                 raise InternalError(f"log {name}: cannot take the sequencer lock: {e}") from e
-            self._lease = name
+            self._lease, self._lease_thread = name, threading.get_ident()
             self._lease_head = (threading.get_ident(), name, _head(row))
             try:
                 yield
@@ -374,15 +419,26 @@ class PostgresStorage:
         return None if not rows else str(rows[0][0])
 
     def read_tiles(self, name: str, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
+        """Tiles by key. With a replica, full tiles come from it (a full tile never changes,
+        so a lagging copy is still right); missing and partial ones from the primary."""
         wanted = list(keys)
         if not wanted:
             return {}
+        out = self._read_tiles(name, wanted, replica=self.read_dsn is not None)
+        if self.read_dsn is not None:
+            again = [k for k in wanted if k not in out or not _full(k, out[k])]
+            if again:
+                out.update(self._read_tiles(name, again, replica=False))
+        return out
+
+    def _read_tiles(self, name: str, keys: list[TileKey], replica: bool) -> dict[TileKey, bytes]:
         # A primary-key probe per key, whatever the table statistics say.
         rows = self._query(
             "SELECT k.level, k.idx, (SELECT data FROM tiles t WHERE t.log=%s"
             " AND t.level=k.level AND t.idx=k.idx) FROM unnest(%s::int[], %s::bigint[])"
             " AS k(level, idx)",
-            (self._id(name), [k[0] for k in wanted], [k[1] for k in wanted]),
+            (self._id(name), [k[0] for k in keys], [k[1] for k in keys]),
+            replica=replica,
         )
         return {(int(lvl), int(idx)): bytes(data) for lvl, idx, data in rows if data is not None}
 
@@ -401,6 +457,7 @@ class PostgresStorage:
             "SELECT h.hash, (SELECT idx FROM leaves l WHERE l.log=%s AND l.hash=h.hash)"
             " FROM unnest(%s::bytea[]) AS h(hash)",
             (self._id(name), list(leaf_hashes)),
+            replica=True,  # the sequencer's own dedup runs in its lease, on the primary
         )
         return {bytes(lh): int(idx) for lh, idx in rows if idx is not None}
 
@@ -408,6 +465,7 @@ class PostgresStorage:
         rows = self._query(
             "SELECT idx FROM search WHERE log=%s AND key=%s ORDER BY idx LIMIT %s",
             (self._id(name), key, limit),
+            replica=True,  # search may lag the log by the replication delay
         )
         return [int(r[0]) for r in rows]
 

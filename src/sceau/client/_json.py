@@ -24,18 +24,19 @@ _B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _U64_MAX = 2**64 - 1
 
 
-_ALIASES: dict[tuple[str, ...], dict[str, str]] = {}
+_ALIASES: dict[tuple[str, ...], tuple[frozenset[str], dict[str, str]]] = {}
 
 
-def _aliases(fields: tuple[str, ...]) -> dict[str, str]:
-    """JSON name and proto (snake_case) name → JSON name, computed once per field set."""
-    table = _ALIASES.get(fields)
-    if table is None:
+def _aliases(fields: tuple[str, ...]) -> tuple[frozenset[str], dict[str, str]]:
+    """The JSON names, and JSON name and proto (snake_case) name → JSON name; computed once
+    per field set."""
+    entry = _ALIASES.get(fields)
+    if entry is None:
         table = {f: f for f in fields}
         for f in fields:
             table[re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), f)] = f
-        _ALIASES[fields] = table
-    return table
+        entry = _ALIASES[fields] = (frozenset(fields), table)
+    return entry
 
 
 def loads(data: bytes | str, what: str, error: type[VerificationError]) -> Any:
@@ -61,8 +62,14 @@ class Obj:
             raise error(f"{where}: expected a JSON object")
         self._error = error
         self._where = where
+        names, allowed = _aliases(fields)
+        if value.keys() <= names:
+            # The common case: JSON names only, so no unknown key and no name given twice.
+            if None in value.values():
+                value = {k: v for k, v in value.items() if v is not None}
+            self._data: dict[str, Any] = value
+            return
         data: dict[str, Any] = {}
-        allowed = _aliases(fields)
         for key, item in value.items():
             name = allowed.get(key)
             if name is None:

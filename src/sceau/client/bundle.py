@@ -9,7 +9,10 @@ Certificates stay DER bytes here; the verifier loads them.
 
 from __future__ import annotations
 
+import binascii
+from binascii import a2b_base64
 from dataclasses import dataclass, field
+from typing import Any
 
 from sceau.client._json import Obj, b64decode, loads
 from sceau.client.errors import BundleError
@@ -229,16 +232,12 @@ def _single_entry(vm: Obj) -> TlogEntry:
         assert index is not None and size is not None
         if size <= index:
             raise BundleError(f"inclusion proof logIndex {index} must be less than treeSize {size}")
-        hashes = proof_obj.list("hashes")
         cp = proof_obj.obj("checkpoint", ("envelope",), required=False)
         proof = InclusionProof(
             log_index=index,
             root_hash=proof_obj.req_bytes("rootHash"),
             tree_size=size,
-            hashes=tuple(
-                _b64_item(h, f"bundle.tlogEntries[0].inclusionProof.hashes[{i}]")
-                for i, h in enumerate(hashes)
-            ),
+            hashes=_proof_hashes(proof_obj.list("hashes")),
             checkpoint=cp.req_str("envelope") if cp is not None else None,
         )
     index = e.u64("logIndex")
@@ -252,6 +251,20 @@ def _single_entry(vm: Obj) -> TlogEntry:
         inclusion_promise=promise.req_bytes("signedEntryTimestamp") if promise else None,
         inclusion_proof=proof,
         canonicalized_body=e.req_bytes("canonicalizedBody"),
+    )
+
+
+def _proof_hashes(hashes: list[Any]) -> tuple[bytes, ...]:
+    """Decode the proof's base64 hashes: canonical strings in one pass (the usual case),
+    else item by item with the lenient decoder and a precise error."""
+    if all(type(h) is str for h in hashes):
+        try:
+            return tuple([a2b_base64(h, strict_mode=True) for h in hashes])
+        except (binascii.Error, ValueError):
+            pass
+    return tuple(
+        _b64_item(h, f"bundle.tlogEntries[0].inclusionProof.hashes[{i}]")
+        for i, h in enumerate(hashes)
     )
 
 

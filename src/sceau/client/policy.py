@@ -44,11 +44,17 @@ class VerificationPolicy(Protocol):
     def verify(self, cert: Any) -> None: ...
 
 
+_OIDS: dict[str, ObjectIdentifier] = {}
+
+
 def _ext_value(cert: Any, oid: str) -> bytes | None:
-    try:
-        return cert.extensions.get_extension_for_oid(ObjectIdentifier(oid)).value.value
-    except ExtensionNotFound:
-        return None
+    key = _OIDS.get(oid)
+    if key is None:
+        key = _OIDS[oid] = ObjectIdentifier(oid)
+    for ext in cert.extensions:
+        if ext.oid == key:
+            return ext.value.value
+    return None
 
 
 def der_utf8(data: bytes) -> str:

@@ -26,8 +26,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from sceau.client.errors import SCTError
 from sceau.client.trust import TrustedRoot
 
-# issuer certificate -> SHA-256 of its SPKI (issuers are the few trusted-root CAs)
-_KEY_HASHES: dict[Any, bytes] = {}
+# verified issuer chain -> SHA-256 of the precertificate issuer's SPKI
+_KEY_HASHES: dict[tuple[Any, ...], bytes] = {}
 
 
 def _issuer(chain: Sequence[Any]) -> Any:
@@ -43,6 +43,22 @@ def _issuer(chain: Sequence[Any]) -> Any:
     except ExtensionNotFound:
         pass
     return issuer
+
+
+def _issuer_key_hash(chain: Sequence[Any]) -> bytes:
+    """SHA-256 of the precertificate issuer's SPKI, remembered per verified chain (the
+    chains are the few trusted-root CA paths, so this is a cache of trust material)."""
+    key = tuple(chain)
+    key_hash = _KEY_HASHES.get(key)
+    if key_hash is None:
+        spki = _issuer(chain).public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        key_hash = hashlib.sha256(spki).digest()
+        if len(_KEY_HASHES) > 64:
+            _KEY_HASHES.clear()
+        _KEY_HASHES[key] = key_hash
+    return key_hash
 
 
 def signed_struct(sct: Any, cert: Any, issuer_key_hash: bytes) -> bytes:
@@ -85,14 +101,7 @@ def verify_sct(cert: Any, chain: Sequence[Any], trusted_root: TrustedRoot) -> An
     when = sct.timestamp.replace(tzinfo=UTC)
     if log.valid_for is not None and not log.valid_for.contains(when):
         raise SCTError("SCT time is outside the CT log key's validity in the trusted root")
-    issuer = _issuer(chain)
-    key_hash = _KEY_HASHES.get(issuer)
-    if key_hash is None:
-        spki = issuer.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        key_hash = _KEY_HASHES[issuer] = hashlib.sha256(spki).digest()
-    data = signed_struct(sct, cert, key_hash)
+    data = signed_struct(sct, cert, _issuer_key_hash(chain))
     if not log.verify(sct.signature, data):
         raise SCTError("SCT signature does not verify with the CT log key")
     return log

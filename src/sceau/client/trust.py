@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography.exceptions import InvalidSignature
+
 from sceau.client._json import Obj, loads
 from sceau.client.errors import TrustRootError
 from sceau.errors import VerificationError
@@ -101,9 +103,28 @@ class LogInstance:
 
         return Verifier(self.public_key)
 
+    @cached_property
+    def _ecdsa(self) -> Any:
+        """``ec.ECDSA(hash)`` for an ECDSA key (the hash :class:`sceau.keys.Verifier` picks
+        by curve), else None: the per-signature fast path of :meth:`verify`."""
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        from sceau.keys._core import _ec_hash
+
+        if not isinstance(self.public_key, ec.EllipticCurvePublicKey):
+            return None
+        return ec.ECDSA(_ec_hash(self.public_key.curve))
+
     def verify(self, signature: bytes, message: bytes) -> bool:
         if self.public_key is None:
             return False
+        ecdsa = self._ecdsa
+        if ecdsa is not None:
+            try:
+                self.public_key.verify(signature, message, ecdsa)
+            except (InvalidSignature, ValueError):
+                return False
+            return True
         try:
             self._verifier.verify(signature, message)
         except VerificationError:
@@ -141,6 +162,7 @@ class TrustedRoot:
         self._by_log_id = {i: t for t in self.tlogs for i in t.ids()}
         self._ct_by_log_id = {t.log_id: t for t in self.ctlogs}
         self._stores: dict[tuple[int, ...], Any] = {}
+        self._anchors: dict[tuple[int, ...], frozenset[Any]] = {}
 
     @classmethod
     def from_json(cls, data: bytes | str) -> TrustedRoot:
@@ -200,12 +222,15 @@ class TrustedRoot:
 
     def ca_certificates_at(self, when: datetime) -> frozenset[Any]:
         """Certificates of every CA valid at ``when`` (the anchors of :meth:`fulcio_store`)."""
-        return frozenset(
-            c
-            for ca in self.certificate_authorities
-            if ca.valid_for.contains(when)
-            for c in ca.chain
+        key = tuple(
+            i for i, ca in enumerate(self.certificate_authorities) if ca.valid_for.contains(when)
         )
+        certs = self._anchors.get(key)
+        if certs is None:
+            certs = self._anchors[key] = frozenset(
+                c for i in key for c in self.certificate_authorities[i].chain
+            )
+        return certs
 
     @cached_property
     def fulcio_certificates(self) -> tuple[Any, ...]:

@@ -51,7 +51,8 @@ def _issuer_key_hash(chain: Sequence[Any]) -> bytes:
     key = tuple(chain)
     key_hash = _KEY_HASHES.get(key)
     if key_hash is None:
-        spki = _issuer(chain).public_key().public_bytes(
+        issuer_key = _issuer(chain).public_key()
+        spki = issuer_key.public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         key_hash = hashlib.sha256(spki).digest()

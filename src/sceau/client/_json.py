@@ -14,12 +14,12 @@ from __future__ import annotations
 import binascii
 import json
 import re
+from binascii import a2b_base64
 from datetime import UTC, datetime
 from typing import Any
 
 from sceau.errors import VerificationError
 
-_DIGITS = re.compile(r"[0-9]+")
 _B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _U64_MAX = 2**64 - 1
 
@@ -106,6 +106,9 @@ class Obj:
         return value
 
     def req_str(self, name: str) -> str:
+        value = self._data.get(name)
+        if type(value) is str:  # the common case, checked inline
+            return value
         value = self.str(name)
         assert value is not None
         return value
@@ -117,6 +120,12 @@ class Obj:
         return b64decode(value, f"{self._where}.{name}", self._error)
 
     def req_bytes(self, name: str) -> bytes:
+        value = self._data.get(name)
+        if type(value) is str:  # canonical base64, decoded inline; anything else below
+            try:
+                return a2b_base64(value, strict_mode=True)
+            except (binascii.Error, ValueError):
+                pass
         value = self.bytes(name)
         assert value is not None
         return value
@@ -125,7 +134,7 @@ class Obj:
         value = self.raw(name, required)
         if value is None:
             return None
-        if not isinstance(value, str) or not _DIGITS.fullmatch(value):
+        if not isinstance(value, str) or not (value.isascii() and value.isdigit()):
             raise self.fail(f"{name!r} must be a decimal string (protobuf int64)")
         n = int(value)
         if n > _U64_MAX:

@@ -362,8 +362,8 @@ def main() -> None:
     ap.add_argument(
         "--switch-interval",
         type=float,
-        default=0.0005,
-        help="sys.setswitchinterval in the API processes (0: Python's default, 5 ms)",
+        default=0.0,
+        help="sys.setswitchinterval in the API processes (default 0: Python's own, 5 ms)",
     )
     args = ap.parse_args()
 

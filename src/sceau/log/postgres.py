@@ -18,8 +18,9 @@ Because the lock lives and dies with the transaction:
 - a lock cannot be lost while the commit still succeeds (they are one transaction), and
   the compare-and-swap on the old size fences anything else.
 
-A batch costs three round trips under the lock: BEGIN + lock + head read (one pipeline),
-the dedup probe, and the whole batch as one CAS-guarded statement + COMMIT (one pipeline).
+A batch costs three round trips under the lock: BEGIN + lock + head read (+ the new
+right-edge tiles if another process moved the head) in one pipeline, the dedup probe, and
+the whole batch as one CAS-guarded statement + COMMIT in one pipeline.
 
 Readers (tiles, proofs, lookups, search) use one autocommit connection per reader thread
 and reconnect once if the server dropped it. With ``read_dsn`` (a streaming replica), full
@@ -87,6 +88,21 @@ CREATE TABLE IF NOT EXISTS batches (
 
 TABLES = ("logs", "tiles", "leaves", "search", "batches")
 HEAD_SQL = "SELECT size, root, note, timestamp_ms FROM logs WHERE name=%s"
+
+# The right edge of the stored tree (the rightmost tile per level, 8 = tile height, and the
+# rightmost entry bundle), only if the stored size is not the one given.
+EDGE_SQL = """
+SELECT k.level, k.idx, t.data
+FROM logs g
+CROSS JOIN LATERAL (
+    SELECT l AS level, ((g.size >> (8 * l)) - 1) >> 8 AS idx
+    FROM generate_series(0, 7) AS l WHERE (g.size >> (8 * l)) > 0
+    UNION ALL
+    SELECT -1, (g.size - 1) >> 8 WHERE g.size > 0
+) AS k
+JOIN tiles t ON t.log = g.id AND t.level = k.level AND t.idx = k.idx
+WHERE g.name = %s AND g.size <> %s
+"""
 
 # One batch in one statement. Every insert joins on the CAS-guarded head update, so if the
 # stored size is no longer ``old`` nothing at all is written; the result is 1 or 0.
@@ -193,6 +209,8 @@ class PostgresStorage:
         self._wlock = threading.RLock()
         self._lease: str | None = None
         self._lease_thread = 0
+        self._lease_tiles: dict[TileKey, bytes] = {}  # edge tiles read with the lease
+        self._known: dict[str, int] = {}  # log -> size after our last commit or lease
         self._replica_off_until = 0.0
         # The head read under the lock, served to load_head() in the lease holder's thread.
         self._lease_head: tuple[int, str, TreeHead | None] | None = None
@@ -354,22 +372,31 @@ class PostgresStorage:
         with self._wlock:
             w = self._writer_conn()
             try:
-                # One round trip: begin, wait for the lock, then read the head it protects.
+                # One round trip: begin, wait for the lock, read the head it protects and, if
+                # another process moved it since we last wrote, the new right-edge tiles the
+                # engine is about to load.
                 with w.pipeline():
                     w.execute("BEGIN")
                     w.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key(name),))
                     cur = w.execute(HEAD_SQL, (name,))
+                    edge = w.execute(EDGE_SQL, (name, self._known.get(name, -1)))
                 row = cur.fetchone()
+                tiles = {(int(a), int(b)): bytes(d) for a, b, d in edge.fetchall()}
             except psycopg.Error as e:
                 self._abort(w)
                 raise InternalError(f"log {name}: cannot take the sequencer lock: {e}") from e
+            head = _head(row)
             self._lease, self._lease_thread = name, threading.get_ident()
-            self._lease_head = (threading.get_ident(), name, _head(row))
+            self._lease_head = (threading.get_ident(), name, head)
+            self._lease_tiles = tiles
+            if head is not None:
+                self._known[name] = head.size  # the engine catches up to it in this lease
             try:
                 yield
             finally:
                 self._lease = None
                 self._lease_head = None
+                self._lease_tiles = {}
                 if w.info.transaction_status != TransactionStatus.IDLE:
                     self._abort(w)  # no commit happened (nothing to write, or an error)
 
@@ -385,6 +412,7 @@ class PostgresStorage:
             w = self._writer_conn()
             leased = self._lease == write.log
             self._lease_head = None  # the head moves now
+            self._lease_tiles = {}
             try:
                 # One round trip: the whole batch is one statement, then COMMIT. If the CAS
                 # on the old size fails, the statement writes nothing at all.
@@ -404,6 +432,7 @@ class PostgresStorage:
                 raise StaleHead(
                     f"log {write.log}: stored tree head is no longer size {write.old_size}"
                 )
+            self._known[write.log] = write.head.size
 
     # -- readers ----------------------------------------------------------------------
 
@@ -424,6 +453,10 @@ class PostgresStorage:
         wanted = list(keys)
         if not wanted:
             return {}
+        cached = self._lease_tiles
+        if cached and self._lease == name and self._lease_thread == threading.get_ident():
+            if all(k in cached for k in wanted):
+                return {k: cached[k] for k in wanted}
         out = self._read_tiles(name, wanted, replica=self.read_dsn is not None)
         if self.read_dsn is not None:
             again = [k for k in wanted if k not in out or not _full(k, out[k])]

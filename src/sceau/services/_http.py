@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from sceau.errors import (
@@ -42,11 +42,14 @@ async def read_body(request: Request, limit: int = DEFAULT_BODY_LIMIT) -> bytes:
             raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect as e:  # the client's fault, not a crash to log
+        raise InputError("the client hung up before sending the whole request body") from e
     return b"".join(chunks)
 
 

@@ -15,14 +15,14 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509 import (
-    ExtensionNotFound,
     ObjectIdentifier,
     OtherName,
     RFC822Name,
-    SubjectAlternativeName,
     UniformResourceIdentifier,
 )
+from cryptography.x509.oid import ExtensionOID
 
+from sceau.client._x509 import extension_value
 from sceau.client.errors import PolicyError
 
 _FULCIO = "1.3.6.1.4.1.57264.1."
@@ -51,10 +51,8 @@ def _ext_value(cert: Any, oid: str) -> bytes | None:
     key = _OIDS.get(oid)
     if key is None:
         key = _OIDS[oid] = ObjectIdentifier(oid)
-    for ext in cert.extensions:
-        if ext.oid == key:
-            return ext.value.value
-    return None
+    value = extension_value(cert, key)
+    return value.value if value is not None else None
 
 
 def der_utf8(data: bytes) -> str:
@@ -103,14 +101,15 @@ def _issuers(cert: Any) -> list[str]:
 def cert_identities(cert: Any) -> list[str]:
     """SAN identities: emails, URIs, and Fulcio's otherName (username) SANs."""
 
-    try:
-        san = cert.extensions.get_extension_for_class(SubjectAlternativeName).value
-    except ExtensionNotFound:
+    san = extension_value(cert, ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+    if san is None:
         return []
-    out: list[str] = list(san.get_values_for_type(RFC822Name))
-    out += san.get_values_for_type(UniformResourceIdentifier)
-    for on in san.get_values_for_type(OtherName):
-        if on.type_id.dotted_string == OID_OTHERNAME_SAN:
+    # GeneralName classes are final: a type test is get_values_for_type's isinstance.
+    names = list(san)
+    out: list[str] = [n.value for n in names if type(n) is RFC822Name]
+    out += [n.value for n in names if type(n) is UniformResourceIdentifier]
+    for on in names:
+        if type(on) is OtherName and on.type_id.dotted_string == OID_OTHERNAME_SAN:
             out.append(der_utf8(on.value))
     return out
 

@@ -15,14 +15,10 @@ from datetime import UTC
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509 import (
-    ExtendedKeyUsage,
-    ExtensionNotFound,
-    PrecertificateSignedCertificateTimestamps,
-)
 from cryptography.x509.certificate_transparency import LogEntryType
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
+from sceau.client._x509 import extension_value
 from sceau.client.errors import SCTError
 from sceau.client.trust import TrustedRoot
 
@@ -36,12 +32,9 @@ def _issuer(chain: Sequence[Any]) -> Any:
     if not chain:
         raise SCTError("SCT: no issuer certificate in the verified chain")
     issuer = chain[0]
-    try:
-        eku = issuer.extensions.get_extension_for_class(ExtendedKeyUsage).value
-        if ExtendedKeyUsageOID.CERTIFICATE_TRANSPARENCY in eku and len(chain) > 1:
-            issuer = chain[1]
-    except ExtensionNotFound:
-        pass
+    eku = extension_value(issuer, ExtensionOID.EXTENDED_KEY_USAGE)
+    if eku is not None and ExtendedKeyUsageOID.CERTIFICATE_TRANSPARENCY in eku and len(chain) > 1:
+        issuer = chain[1]
     return issuer
 
 
@@ -85,12 +78,9 @@ def signed_struct(sct: Any, cert: Any, issuer_key_hash: bytes) -> bytes:
 def verify_sct(cert: Any, chain: Sequence[Any], trusted_root: TrustedRoot) -> Any:
     """Verify the leaf's single embedded SCT; return the CT log instance that signed it."""
 
-    try:
-        scts = cert.extensions.get_extension_for_class(
-            PrecertificateSignedCertificateTimestamps
-        ).value
-    except ExtensionNotFound:
-        raise SCTError("certificate does not contain an embedded SCT") from None
+    scts = extension_value(cert, ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS)
+    if scts is None:
+        raise SCTError("certificate does not contain an embedded SCT")
     if len(scts) != 1:
         raise SCTError(f"expected exactly one embedded SCT, found {len(scts)}")
     sct = scts[0]

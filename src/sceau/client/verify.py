@@ -26,17 +26,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.x509 import (
-    BasicConstraints,
     ExtendedKeyUsage,
-    ExtensionNotFound,
-    KeyUsage,
     UnsupportedGeneralNameType,
     load_der_x509_certificate,
 )
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder
 from cryptography.x509.verification import VerificationError as X509Error
 
+from sceau.client._x509 import extension_value
 from sceau.client.bundle import Bundle, DsseEnvelope, MessageSignature
 from sceau.client.entries import Material, check_dsse, check_hashedrekord
 from sceau.client.errors import (
@@ -390,18 +388,16 @@ def _load_leaf(b: Bundle) -> Any:
 
 
 def _is_ca(cert: Any) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(BasicConstraints).value.ca)
-    except ExtensionNotFound:
-        return False
+    bc = extension_value(cert, ExtensionOID.BASIC_CONSTRAINTS)
+    return bool(bc.ca) if bc is not None else False
 
 
 def _check_leaf_profile(cert: Any) -> None:
-    try:
-        ku = cert.extensions.get_extension_for_class(KeyUsage).value
-        eku = cert.extensions.get_extension_for_class(ExtendedKeyUsage).value
-    except ExtensionNotFound as e:
-        raise CertificateError(f"signing certificate lacks {e.oid._name}") from None
+    ku = extension_value(cert, ExtensionOID.KEY_USAGE)
+    eku = extension_value(cert, ExtensionOID.EXTENDED_KEY_USAGE)
+    for oid, value in ((ExtensionOID.KEY_USAGE, ku), (ExtensionOID.EXTENDED_KEY_USAGE, eku)):
+        if value is None:
+            raise CertificateError(f"signing certificate lacks {oid._name}")
     if not ku.digital_signature:
         raise CertificateError("signing certificate key usage lacks digitalSignature")
     if ExtendedKeyUsageOID.CODE_SIGNING not in eku:

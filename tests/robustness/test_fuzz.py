@@ -1,0 +1,266 @@
+"""Property-based fuzzing of every POST endpoint of a served instance (hypothesis).
+
+Three generators per endpoint: arbitrary JSON documents (keys biased to the endpoint's
+real field names), mutations of a real request (a value replaced by arbitrary JSON, a key
+deleted or added), and arbitrary bytes. The properties: never a 5xx, never an error in the
+server's log, a JSON ``{"code","message"}`` body on every 4xx, and no log ever grows —
+write endpoints answer 4xx to everything (their templates are already-logged entries, so
+a mutation that changes nothing is a 409 duplicate, and the CA template carries no valid
+token). Runs are derandomised so CI sees the same examples every time.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from asn1crypto import tsp
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.robustness.conftest import Instance
+from tests.robustness.test_bad_input import CERT, SELF_SIGNED_DER, _csr
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+SETTINGS = settings(
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: str
+    fields: tuple[str, ...]
+    template: Callable[[Instance], dict[str, Any]]
+    writes: bool  # appends to a log on success: must answer 4xx to everything here
+
+
+def _chain_der(inst: Instance) -> list[str]:
+    return [b64(x509.load_pem_x509_certificate(p.encode()).public_bytes(
+        serialization.Encoding.DER)) for p in inst.chain_pem]
+
+
+def _search_template(inst: Instance) -> dict[str, Any]:
+    return {"hash": "sha256:" + "ab" * 32, "email": "a@example.com", "subject": "x",
+            "publicKey": {"format": "x509", "content": b64(CERT.public_bytes(
+                serialization.Encoding.PEM))}, "operator": "and"}
+
+
+CSR = _csr(ec.generate_private_key(ec.SECP256R1()))
+
+ENDPOINTS: dict[str, Endpoint] = {
+    "v1-create": Endpoint(
+        "/api/v1/log/entries",
+        ("kind", "apiVersion", "spec", "signature", "data", "hash", "content", "publicKey",
+         "proposedContent", "envelope", "verifiers", "algorithm", "value"),
+        lambda inst: copy.deepcopy(inst.v1_request), writes=True),
+    "v1-retrieve": Endpoint(
+        "/api/v1/log/entries/retrieve", ("entryUUIDs", "logIndexes", "entries"),
+        lambda inst: {"entryUUIDs": ["ab" * 32], "logIndexes": [0, 1],
+                      "entries": [copy.deepcopy(inst.v1_request)]}, writes=False),
+    "v1-search": Endpoint(
+        "/api/v1/index/retrieve", ("hash", "email", "subject", "publicKey", "operator",
+                                   "format", "content", "url"),
+        _search_template, writes=False),
+    "v2-create": Endpoint(
+        "/api/v2/log/entries",
+        ("hashedRekordRequestV002", "dsseRequestV002", "digest", "signature", "content",
+         "verifier", "x509Certificate", "publicKey", "rawBytes", "keyDetails", "envelope",
+         "verifiers", "payload", "payloadType", "signatures", "sig"),
+        lambda inst: copy.deepcopy(inst.v2_request), writes=True),
+    "v2-search": Endpoint(
+        "/api/v2/index/retrieve", ("hash", "email", "subject", "publicKey", "operator"),
+        _search_template, writes=False),
+    "ca-signingCert": Endpoint(
+        "/api/v2/signingCert",
+        ("certificateSigningRequest", "publicKeyRequest", "publicKey", "content",
+         "proofOfPossession", "credentials", "oidcIdentityToken", "algorithm"),
+        lambda inst: {"certificateSigningRequest": CSR, "credentials": {
+            "oidcIdentityToken": "eyJhbGciOiJub25lIn0.e30."},
+            "publicKeyRequest": {"publicKey": {"content": "x"}, "proofOfPossession": "AA=="}},
+        writes=True),
+    "ct-add-chain": Endpoint(
+        "/ct/v1/add-chain", ("chain",),
+        lambda inst: {"chain": [b64(SELF_SIGNED_DER), b64(SELF_SIGNED_DER)]}, writes=True),
+    "ct-add-pre-chain": Endpoint(
+        "/ct/v1/add-pre-chain", ("chain",), lambda inst: {"chain": _chain_der(inst)},
+        writes=True),
+    "tsa-json": Endpoint(
+        "/api/v1/timestamp",
+        ("artifactHash", "hashAlgorithm", "certificates", "nonce", "tsaPolicyOID"),
+        lambda inst: {"artifactHash": b64(b"\x01" * 32), "hashAlgorithm": "sha256",
+                      "nonce": 5, "certificates": True}, writes=False),
+    "oidc-token": Endpoint(
+        "/oidc/token", ("email", "github_workflow", "claims"),
+        lambda inst: {"github_workflow": "o/r/.github/workflows/f.yml@refs/heads/main",
+                      "claims": {"a": "b"}}, writes=False),
+}
+
+_leaves = (st.none() | st.booleans() | st.integers() | st.text(max_size=40)
+           | st.floats(allow_nan=False, allow_infinity=False))
+
+
+def json_values(keys: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
+    return st.recursive(
+        _leaves,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
+        max_leaves=12,
+    )
+
+
+def documents(fields: tuple[str, ...]) -> st.SearchStrategy[Any]:
+    keys = st.sampled_from(fields) | st.text(max_size=10)
+    values = json_values(keys)
+    return st.dictionaries(keys, values, max_size=5) | values
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+@st.composite
+def mutations(draw: st.DrawFn, template: dict[str, Any], fields: tuple[str, ...]) -> Any:
+    doc = copy.deepcopy(template)
+    for _ in range(draw(st.integers(1, 3))):
+        paths = _paths(doc)
+        path = draw(st.sampled_from(paths))
+        op = draw(st.sampled_from(["replace", "delete", "add"]))
+        keys = st.sampled_from(fields) | st.text(max_size=10)
+        new = draw(json_values(keys))
+        if not path:
+            doc = new if op == "replace" else doc
+            continue
+        *parent_path, last = path
+        parent = doc
+        for p in parent_path:
+            parent = parent[p]
+        if op == "replace":
+            parent[last] = new
+        elif op == "delete":
+            del parent[last]
+        elif isinstance(parent, dict):
+            parent[draw(keys)] = new
+        else:
+            parent.insert(last, new)
+    return doc
+
+
+def check(inst: Instance, ep: Endpoint, status: int, body: bytes) -> None:
+    assert status < 500, f"{status}: {body[:300]!r}"
+    assert inst.server_errors() == []
+    if ep.writes:
+        assert 400 <= status < 500, f"{status}: {body[:300]!r}"
+    if status >= 400:
+        error = json.loads(body)
+        assert set(error) == {"code", "message"} and error["message"], error
+
+
+def post(inst: Instance, ep: Endpoint, content: bytes,
+         ctype: str = "application/json") -> tuple[int, bytes]:
+    r = inst.client.post(ep.path, content=content, headers={"content-type": ctype})
+    return r.status_code, r.content
+
+
+def _dumps(doc: Any) -> bytes:
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize("name", list(ENDPOINTS))
+def test_random_json_documents(name: str, instance: Instance) -> None:
+    ep = ENDPOINTS[name]
+    instance.errors.records.clear()
+
+    @settings(SETTINGS, max_examples=200)
+    @given(documents(ep.fields))
+    def run(doc: Any) -> None:
+        check(instance, ep, *post(instance, ep, _dumps(doc)))
+
+    run()
+    instance.check_unchanged()
+
+
+@pytest.mark.parametrize("name", list(ENDPOINTS))
+def test_mutated_real_requests(name: str, instance: Instance) -> None:
+    ep = ENDPOINTS[name]
+    template = ep.template(instance)
+    instance.errors.records.clear()
+
+    @settings(SETTINGS, max_examples=80)
+    @given(mutations(template, ep.fields))
+    def run(doc: Any) -> None:
+        check(instance, ep, *post(instance, ep, _dumps(doc)))
+
+    run()
+    instance.check_unchanged()
+
+
+@pytest.mark.parametrize("name", list(ENDPOINTS))
+def test_random_bytes(name: str, instance: Instance) -> None:
+    ep = ENDPOINTS[name]
+    instance.errors.records.clear()
+
+    @settings(SETTINGS, max_examples=40)
+    @given(st.binary(max_size=512))
+    def run(data: bytes) -> None:
+        check(instance, ep, *post(instance, ep, data))
+
+    run()
+    instance.check_unchanged()
+
+
+_TSA = Endpoint("/api/v1/timestamp", (), lambda inst: {}, writes=False)
+_VALID_TSQ = tsp.TimeStampReq({"version": "v1", "message_imprint": {
+    "hash_algorithm": {"algorithm": "sha256"}, "hashed_message": b"\x02" * 32},
+    "nonce": 7, "cert_req": True}).dump()
+
+
+@st.composite
+def flipped(draw: st.DrawFn, data: bytes) -> bytes:
+    out = bytearray(data)
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["set", "delete", "insert"]))
+        i = draw(st.integers(0, len(out) - 1))
+        if op == "set":
+            out[i] = draw(st.integers(0, 255))
+        elif op == "delete" and len(out) > 1:
+            del out[i]
+        else:
+            out.insert(i, draw(st.integers(0, 255)))
+    return bytes(out)
+
+
+def test_timestamp_query_der_mutations(instance: Instance) -> None:
+    """A real DER TimeStampReq with bytes changed, deleted or inserted: a token or a 400."""
+    instance.errors.records.clear()
+
+    @settings(SETTINGS, max_examples=300)
+    @given(flipped(_VALID_TSQ) | st.binary(max_size=256))
+    def run(data: bytes) -> None:
+        status, body = post(instance, _TSA, data, "application/timestamp-query")
+        check(instance, _TSA, status, body)
+
+    run()
+    instance.check_unchanged()

@@ -13,7 +13,7 @@ balancer would. Throughput is counted from the log itself (tree size before/afte
 only sequenced entries count); latency percentiles are wrk's. Without wrk, an async
 httpx load generator runs in a separate process instead.
 
-    .venv/bin/python bench/scale.py [--duration 10] [--connections 128] [--dsn DSN]
+    .venv/bin/python bench/scale.py [--duration 10] [--connections 256] [--dsn DSN]
 
 Without ``--dsn`` a throwaway PostgreSQL cluster is started (initdb in a temp dir).
 """
@@ -354,7 +354,7 @@ def main() -> None:
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per configuration")
-    ap.add_argument("--connections", type=int, default=128)
+    ap.add_argument("--connections", type=int, default=256)
     ap.add_argument("--processes", default="1,2,4", help="PostgreSQL process counts")
     ap.add_argument("--dsn", help="an existing PostgreSQL (default: a throwaway cluster)")
     ap.add_argument("--httpx", action="store_true", help="use the httpx generator, not wrk")

@@ -115,6 +115,13 @@ class Bundle:
 
 
 def parse_bundle(doc: object) -> Bundle:
+    """Shape-check a parsed bundle document: the fast path for the common shapes, and the
+    strict reader (the reference, with precise errors) for everything else."""
+    bundle = _parse_fast(doc)
+    return bundle if bundle is not None else _parse_strict(doc)
+
+
+def _parse_strict(doc: object) -> Bundle:
     top = Obj(
         doc,
         "bundle",
@@ -283,3 +290,186 @@ def _timestamps(vm: Obj) -> tuple[bytes, ...]:
         t = Obj(raw, f"bundle.rfc3161Timestamps[{i}]", ("signedTimestamp",), BundleError)
         out.append(t.req_bytes("signedTimestamp"))
     return tuple(out)
+
+
+# -- fast path ----------------------------------------------------------------------------
+#
+# The same rules as the strict reader above, inlined for bundles in the usual shape: JSON
+# (camelCase) names only, no nulls, canonical base64, a certificate (not a managed key).
+# It never raises: anything it is not sure of returns None and goes to the strict reader,
+# which then accepts or rejects with its precise message. tests/client/test_fast_paths.py
+# holds the two to the same answers on every vector and on mutations of each field.
+
+_TOP = frozenset(("mediaType", "verificationMaterial", "messageSignature", "dsseEnvelope"))
+_MATERIAL_SET = frozenset(_MATERIAL)
+_ENTRY_SET = frozenset(_ENTRY)
+_MS = frozenset(("messageDigest", "signature"))
+_MD = frozenset(("algorithm", "digest"))
+_ENV = frozenset(("payload", "payloadType", "signatures"))
+_SIG = frozenset(("sig", "keyid"))
+_RAW = frozenset(("rawBytes",))
+_CHAIN = frozenset(("certificates",))
+_LOG_ID = frozenset(("keyId",))
+_KV = frozenset(("kind", "version"))
+_PROMISE = frozenset(("signedEntryTimestamp",))
+_PROOF = frozenset(("logIndex", "rootHash", "treeSize", "hashes", "checkpoint"))
+_CHECKPOINT = frozenset(("envelope",))
+_TVD = frozenset(("rfc3161Timestamps",))
+_TS = frozenset(("signedTimestamp",))
+_U64_MAX = 2**64 - 1
+
+
+class _Unsure(Exception):
+    """The fast path declines; the strict reader decides."""
+
+
+def _d(value: Any, names: frozenset[str]) -> dict[str, Any]:
+    if type(value) is not dict or not value.keys() <= names or None in value.values():
+        raise _Unsure
+    return value
+
+
+def _s(value: Any) -> str:
+    if type(value) is not str:
+        raise _Unsure
+    return value
+
+
+def _b(value: Any) -> bytes:
+    if type(value) is not str:
+        raise _Unsure
+    try:
+        return a2b_base64(value, strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise _Unsure from None
+
+
+def _u64(value: Any) -> int:
+    if type(value) is not str or not (value.isascii() and value.isdigit()):
+        raise _Unsure
+    n = int(value)
+    if n > _U64_MAX:
+        raise _Unsure
+    return n
+
+
+def _l(value: Any) -> list[Any]:
+    if type(value) is not list:
+        raise _Unsure
+    return value
+
+
+def _parse_fast(doc: object) -> Bundle | None:
+    try:
+        return _fast(doc)
+    except _Unsure:
+        return None
+
+
+def _fast(doc: object) -> Bundle:
+    top = _d(doc, _TOP)
+    media_type = _s(top["mediaType"]) if "mediaType" in top else ""
+    version = MEDIA_TYPES.get(media_type)
+    if version is None:
+        raise _Unsure
+    vm = _d(top.get("verificationMaterial"), _MATERIAL_SET)
+
+    ms, env = top.get("messageSignature"), top.get("dsseEnvelope")
+    content: MessageSignature | DsseEnvelope
+    if ms is not None and env is None:
+        ms = _d(ms, _MS)
+        algorithm = digest = None
+        if "messageDigest" in ms:
+            md = _d(ms["messageDigest"], _MD)
+            algorithm = _s(md.get("algorithm"))
+            if algorithm not in HASH_ALGORITHMS:
+                raise _Unsure
+            digest = _b(md.get("digest"))
+        content = MessageSignature(_b(ms.get("signature")), algorithm, digest)
+    elif env is not None and ms is None:
+        env = _d(env, _ENV)
+        sigs = _l(env.get("signatures"))
+        if len(sigs) != 1:
+            raise _Unsure
+        sig = _d(sigs[0], _SIG)
+        keyid = _s(sig["keyid"]) if "keyid" in sig else None
+        content = DsseEnvelope(
+            _b(env.get("payload")), _s(env.get("payloadType")), ((_b(sig.get("sig")), keyid),)
+        )
+    else:
+        raise _Unsure
+
+    # Signing material: a certificate (v0.3) or a certificate chain (v0.1/0.2).
+    if "publicKey" in vm:
+        raise _Unsure  # managed keys: rare, the strict reader handles them
+    chain: tuple[bytes, ...] = ()
+    if version == "0.3":
+        if "x509CertificateChain" in vm:
+            raise _Unsure
+        certificate = _b(_d(vm.get("certificate"), _RAW).get("rawBytes"))
+    else:
+        if "certificate" in vm:
+            raise _Unsure
+        certs = _l(_d(vm.get("x509CertificateChain"), _CHAIN).get("certificates"))
+        ders = [_b(_d(c, _RAW).get("rawBytes")) for c in certs]
+        if not ders:
+            raise _Unsure
+        certificate, chain = ders[0], tuple(ders[1:])
+
+    entries = _l(vm.get("tlogEntries"))
+    if len(entries) != 1:
+        raise _Unsure
+    e = _d(entries[0], _ENTRY_SET)
+    kv = _d(e.get("kindVersion"), _KV)
+    kind, kind_version = _s(kv.get("kind")), _s(kv.get("version"))
+    if kind_version not in ("0.0.1", "0.0.2"):
+        raise _Unsure
+    promise = None
+    if "inclusionPromise" in e:
+        promise = _b(_d(e["inclusionPromise"], _PROMISE).get("signedEntryTimestamp"))
+    p = _d(e.get("inclusionProof"), _PROOF)
+    index, size = _u64(p.get("logIndex")), _u64(p.get("treeSize"))
+    if size <= index:
+        raise _Unsure
+    hashes = _l(p.get("hashes"))
+    if not all(type(h) is str for h in hashes):
+        raise _Unsure
+    proof = InclusionProof(
+        log_index=index,
+        root_hash=_b(p.get("rootHash")),
+        tree_size=size,
+        hashes=tuple([_b(h) for h in hashes]),
+        checkpoint=_s(_d(p.get("checkpoint"), _CHECKPOINT).get("envelope")),
+    )
+    entry = TlogEntry(
+        log_index=_u64(e.get("logIndex")),
+        log_id=_b(_d(e.get("logId"), _LOG_ID).get("keyId")),
+        kind=kind,
+        version=kind_version,
+        integrated_time=_u64(e["integratedTime"]) if "integratedTime" in e else 0,
+        inclusion_promise=promise,
+        inclusion_proof=proof,
+        canonicalized_body=_b(e.get("canonicalizedBody")),
+    )
+
+    timestamps: tuple[bytes, ...] = ()
+    if "timestampVerificationData" in vm:
+        tvd = _d(vm["timestampVerificationData"], _TVD)
+        if "rfc3161Timestamps" in tvd:
+            raw = _l(tvd["rfc3161Timestamps"])
+            timestamps = tuple([_b(_d(t, _TS).get("signedTimestamp")) for t in raw])
+
+    if version == "0.1" and promise is None:
+        raise _Unsure
+    if promise is None and not timestamps:
+        raise _Unsure
+    return Bundle(
+        media_type=media_type,
+        version=version,
+        tlog_entry=entry,
+        content=content,
+        certificate=certificate,
+        chain=chain,
+        public_key_hint=None,
+        timestamps=timestamps,
+    )

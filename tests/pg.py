@@ -129,6 +129,13 @@ class Cluster:
         standby._pg_ctl_start()
         return standby
 
+    def stop_server(self) -> None:
+        """Stop the server, keeping its data (``start_server`` brings it back)."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def start_server(self) -> None:
+        self._pg_ctl_start()
+
     def stop(self) -> None:
         if self.data.exists():
             self._run(

@@ -499,3 +499,34 @@ def test_reads_from_a_lagging_replica_never_give_stale_answers(
         verify_inclusion(i, head.size, leaves[i], proof, head.root_hash)
     assert len(stale_b) < 300 and fresh_b == sorted(r.index for r in results[600:])
     assert replica_readers >= 1
+
+
+def test_the_log_recovers_when_the_database_comes_back(tmp_path, log_key):
+    """The database stops under a running engine: appends fail (503), nothing hangs, and
+    once it is back the same engine goes on without a restart."""
+    from sceau.errors import Overloaded
+    from tests.pg import Cluster
+
+    cluster = Cluster()
+    dsn = cluster.start()
+
+    async def go():
+        e = LogEngine(PostgresStorage(dsn, connect_timeout_s=2), batch_interval=0.01)
+        e.add_log(LogConfig("main", ORIGIN, [note_signer(ORIGIN, log_key)], genesis=b"g"))
+        await e.start()
+        lg = e.log("main")
+        before = await lg.append(b"before")
+        cluster.stop_server()
+        with pytest.raises(Overloaded):
+            await asyncio.wait_for(lg.append(b"while down"), 20)
+        cluster.start_server()
+        after = await asyncio.wait_for(lg.append(b"after"), 20)
+        again = await asyncio.wait_for(lg.append(b"while down"), 20)
+        await e.close()
+        return before, after, again
+
+    try:
+        before, after, again = run(go())
+    finally:
+        cluster.stop()
+    assert (before.index, after.index, again.index) == (1, 2, 3)

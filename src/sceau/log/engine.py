@@ -295,7 +295,12 @@ class Log:
                     for f in p.futures:
                         if not f.done():
                             f.set_exception(error)
-                await loop.run_in_executor(self.engine._writer, self._reload)
+                try:
+                    await loop.run_in_executor(self.engine._writer, self._reload)
+                except Exception as e2:  # storage unreachable: keep the sequencer alive; the
+                    # next batch re-reads the head under its lease (the edge only ever moves
+                    # after a commit, so it is still right for the head it was built on)
+                    log.error("log %s: reload after a failed batch failed: %s", self.name, e2)
             else:
                 for p, r in zip(batch, results, strict=True):
                     for i, f in enumerate(p.futures):

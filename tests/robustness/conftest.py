@@ -32,6 +32,7 @@ from sceau.app import build_app
 from sceau.config import InstanceConfig
 from sceau.instance import Material, init_instance
 from sceau.note import note_verifier, open_checkpoint
+from sceau.services.oidc import DevIssuer
 from tests.rekor.helpers import hashedrekord_v1, hashedrekord_v2
 from tests.serving import free_port, serve_app
 
@@ -59,6 +60,7 @@ class Instance:
     material: Material
     client: httpx.Client
     token: str
+    dev: DevIssuer  # the instance's dev OIDC issuer, to mint tokens /oidc/token would refuse
     v1_request: dict[str, Any]
     v2_request: dict[str, Any]
     chain_pem: list[str]
@@ -171,6 +173,7 @@ def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
             inst = Instance(
                 url=url, port=port, host=f"127.0.0.1:{port}", cfg=cfg,
                 material=Material.load(cfg), client=client, token=token,
+                dev=DevIssuer.for_instance(Material.load(cfg).signer("dev-oidc"), cfg.url),
                 v1_request=hashedrekord_v1()[0], v2_request=hashedrekord_v2()[0],
                 chain_pem=[], errors=capture,
             )

@@ -498,6 +498,42 @@ def _ca() -> Iterator[Case]:
         C("ca/token-alg-none", "POST", P, lambda inst: {
             "certificateSigningRequest": csr,
             "credentials": {"oidcIdentityToken": _alg_none(inst.token)}}, expect=401),
+        C("ca/token-payload-deep-nesting", "POST", P, {
+            "certificateSigningRequest": csr, "credentials": {"oidcIdentityToken": _unsigned(
+                b'{"alg":"ES256"}', b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}")}},
+          expect=401),
+        C("ca/token-header-deep-nesting", "POST", P, {
+            "certificateSigningRequest": csr, "credentials": {"oidcIdentityToken": _unsigned(
+                b"[" * 5000 + b"]" * 5000, b"{}")}}, expect=401),
+        C("ca/token-payload-huge-integer", "POST", P, {
+            "certificateSigningRequest": csr, "credentials": {"oidcIdentityToken": _unsigned(
+                b'{"alg":"ES256"}', b'{"exp":' + b"9" * 5000 + b"}")}}, expect=401),
+        C("ca/token-payload-not-object", "POST", P, {
+            "certificateSigningRequest": csr, "credentials": {"oidcIdentityToken": _unsigned(
+                b'{"alg":"ES256"}', b"[1]")}}, expect=401),
+        # signed by the instance's own dev issuer: claims a CA must still refuse cleanly
+        *[C(f"ca/signed-token-{k}", "POST", P, _minted(csr, claims), expect=401)
+          for k, claims in [
+              ("sub-lone-surrogate", {"sub": "\ud800", "email": "a@b.co",
+                                      "email_verified": True}),
+              ("email-lone-surrogate", {"email": "a\udc80@b.co", "email_verified": True}),
+              ("email-number", {"email": 5, "email_verified": True}),
+              ("email-unverified", {"email": "a@b.co", "email_verified": False}),
+              ("email-not-address", {"email": "nobody", "email_verified": True}),
+              ("sub-empty", {"sub": "", "email": "a@b.co", "email_verified": True}),
+              ("sub-object", {"sub": {"a": 1}, "email": "a@b.co", "email_verified": True}),
+              ("aud-other", {"aud": "other", "email": "a@b.co", "email_verified": True}),
+              ("exp-string", {"exp": "soon", "email": "a@b.co", "email_verified": True}),
+              ("exp-past", {"exp": 1, "email": "a@b.co", "email_verified": True}),
+              ("nbf-future", {"nbf": 2**40, "email": "a@b.co", "email_verified": True}),
+              ("iat-huge", {"iat": 10**30, "email": "a@b.co", "email_verified": True}),
+              ("iss-unknown", {"iss": "https://issuer.invalid", "email": "a@b.co"}),
+          ]],
+        C("ca/signed-token-github-claim-lone-surrogate", "POST", P,
+          _minted(csr, None, repository="\udc80"), expect=401),
+        C("ca/signed-token-github-workflow-ref-space", "POST", P,
+          _minted(csr, None, job_workflow_ref="o/r/.github/workflows/f.yml@refs/heads/a b"),
+          expect=401),
         C("ca/credentials-array", "POST", P, {"credentials": [], "certificateSigningRequest": csr},
           expect=400),
         C("ca/token-number", "POST", P, {"credentials": {"oidcIdentityToken": 12},
@@ -551,6 +587,25 @@ def _ca() -> Iterator[Case]:
                 serialization.PublicFormat.SubjectPublicKeyInfo).decode()},
             "proofOfPossession": "AA=="}}, auth=True, expect=400),
     ]
+
+
+def _unsigned(header: bytes, payload: bytes) -> str:
+    def seg(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    return f"{seg(header)}.{seg(payload)}.{seg(b'x' * 64)}"
+
+
+def _minted(csr: str, claims: dict[str, Any] | None, **github: Any) -> Callable[[Instance], Any]:
+    """A request with a token the instance's dev issuer really signed: email-shaped with
+    ``claims``, or a GitHub workflow token with ``github`` claims overridden."""
+    def body(inst: Instance) -> dict[str, Any]:
+        if claims is not None:
+            token = inst.dev.mint(claims)
+        else:
+            token = inst.dev.mint_github_workflow(
+                "octo/app/.github/workflows/release.yml@refs/heads/main", github)
+        return {"certificateSigningRequest": csr, "credentials": {"oidcIdentityToken": token}}
+    return body
 
 
 def _alg_none(token: str) -> str:

@@ -68,7 +68,7 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _lone_surrogate(value: Any) -> bool:
+def has_lone_surrogate(value: Any) -> bool:
     """True if a string (or key) in ``value`` holds a lone UTF-16 surrogate, which no
     handler could encode as UTF-8 (RFC 7493 §2.1 forbids them in I-JSON)."""
     stack = [value]
@@ -109,7 +109,7 @@ def parse_json_object(body: bytes, what: str = "request body") -> dict[str, Any]
         raise InputError(f"{what} is not valid JSON: {e.message}") from e
     if not isinstance(value, dict):
         raise InputError(f"{what} must be a JSON object")
-    if _SURROGATE_ESCAPE.search(body) and _lone_surrogate(value):
+    if _SURROGATE_ESCAPE.search(body) and has_lone_surrogate(value):
         raise InputError(f"{what} holds a string with a lone UTF-16 surrogate escape")
     return value
 

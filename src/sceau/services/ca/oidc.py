@@ -28,6 +28,7 @@ import httpx
 import jwt
 
 from sceau.errors import Unauthenticated
+from sceau.services._http import has_lone_surrogate
 from sceau.services.ca.identity import Principal, principal_from_claims
 from sceau.services.ca.issuers import IssuerConfig, IssuerSet
 from sceau.services.ca.oidc_keys import KeyCache
@@ -161,8 +162,12 @@ def _b64_json(segment: str, what: str) -> dict[str, Any]:
         value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
     except (ValueError, UnicodeDecodeError) as e:
         raise Unauthenticated(f"malformed token: {what} is not JSON") from e
+    except RecursionError as e:
+        raise Unauthenticated(f"malformed token: {what} is nested too deeply") from e
     if not isinstance(value, dict):
         raise Unauthenticated(f"malformed token: {what} is not a JSON object")
+    if has_lone_surrogate(value):  # no claim of it could be encoded into a certificate
+        raise Unauthenticated(f"malformed token: {what} holds a lone UTF-16 surrogate")
     return value
 
 

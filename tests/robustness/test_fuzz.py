@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sceau.errors import InputError
 from tests.robustness.conftest import Instance
 from tests.robustness.test_bad_input import CERT, SELF_SIGNED_DER, _csr
 
@@ -263,4 +264,48 @@ def test_timestamp_query_der_mutations(instance: Instance) -> None:
         check(instance, _TSA, status, body)
 
     run()
+    instance.check_unchanged()
+
+
+_CLAIM_NAMES = ("sub", "email", "email_verified", "aud", "exp", "nbf", "iat", "iss",
+                "repository", "repository_owner", "job_workflow_ref", "workflow_ref", "ref",
+                "sha", "event_name", "runner_environment", "repository_visibility",
+                "run_id", "run_attempt", "kubernetes.io")
+
+
+@pytest.mark.parametrize("shape", ["email", "github"])
+def test_tokens_with_arbitrary_claims(shape: str, instance: Instance) -> None:
+    """Tokens really signed by the instance's dev issuer, with claims overridden by
+    arbitrary JSON: the CA issues (the CT log grows by one) or refuses with a 4xx."""
+    csr = {"certificateSigningRequest": _csr(ec.generate_private_key(ec.SECP256R1()))}
+    ca = ENDPOINTS["ca-signingCert"]
+    keys = st.sampled_from(_CLAIM_NAMES) | st.text(max_size=10)
+    instance.errors.records.clear()
+
+    @settings(SETTINGS, max_examples=60)
+    @given(st.dictionaries(keys, json_values(keys), max_size=4))
+    def run(claims: dict[str, Any]) -> None:
+        try:
+            if shape == "email":
+                token = instance.dev.mint({"email": "a@example.com", "email_verified": True,
+                                           **claims})
+            else:
+                token = instance.dev.mint_github_workflow(
+                    "octo/app/.github/workflows/release.yml@refs/heads/main", claims)
+        except InputError:  # claims PyJWT will not encode (e.g. a non-string "iss")
+            return
+        status, body = post(instance, ca, _dumps({**csr, "credentials": {
+            "oidcIdentityToken": token}}))
+        assert status < 500, body[:300]
+        assert instance.server_errors() == []
+        if status == 200:  # a real issuance: its precertificate is the new CT baseline
+            instance.sizes["ct"] += 1
+        else:
+            assert status in (400, 401), body[:300]
+            error = json.loads(body)
+            assert set(error) == {"code", "message"} and error["message"], error
+        assert instance.log_sizes() == instance.sizes
+
+    run()
+    instance.roots = instance.verify_logs()
     instance.check_unchanged()

@@ -96,12 +96,15 @@ class DevIssuer:
         full.setdefault("exp", now + lifetime)
         full.setdefault("sub", full.get("email") or "sceau-dev")
         full.setdefault("jti", str(uuid.uuid4()))
-        return jwt.encode(
-            full,
-            self.signer.private_key,  # type: ignore[arg-type]
-            algorithm=self.algorithm,
-            headers={"kid": self.kid, "typ": "JWT"},
-        )
+        try:
+            return jwt.encode(
+                full,
+                self.signer.private_key,  # type: ignore[arg-type]
+                algorithm=self.algorithm,
+                headers={"kid": self.kid, "typ": "JWT"},
+            )
+        except TypeError as e:  # PyJWT's claim type checks, e.g. a non-string "iss"
+            raise InputError(f"cannot mint a token with these claims: {e}") from e
 
     def mint_email(self, address: str, lifetime: int = 600) -> str:
         """A verified-email token: ``sub`` = ``email`` so every client sees the address."""

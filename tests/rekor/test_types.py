@@ -127,7 +127,7 @@ def test_dsse_v1_refusals() -> None:
     _refused(from_v1_request, bad, r"envelope.signatures\[0\]: no verifier verifies")
     bad = copy.deepcopy(req)
     bad["spec"]["proposedContent"]["envelope"] = "{not json"
-    _refused(from_v1_request, bad, "spec.proposedContent.envelope: not valid JSON")
+    _refused(from_v1_request, bad, "spec.proposedContent.envelope is not valid JSON")
     bad = copy.deepcopy(req)
     bad["spec"]["proposedContent"]["verifiers"] = []
     _refused(from_v1_request, bad, "spec.proposedContent.verifiers: missing")

@@ -660,6 +660,74 @@ def _ct() -> Iterator[Case]:
             params={"hash": b64(b"x" * 32), "tree_size": "1"}, expect=404)
 
 
+def _issued(inst: Instance, exts: list[tuple[Any, bool]], *, ca: bool = False,
+            issuer_key: Any = None, issuer: x509.Name | None = None) -> bytes:
+    """A certificate really signed by the instance's CA intermediate (or ``issuer_key``)."""
+    builder = (
+        x509.CertificateBuilder().subject_name(_SELF_NAME)
+        .issuer_name(issuer or inst.material.ca_intermediate.subject)
+        .public_key(_SELF_KEY.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(CERT.not_valid_before_utc).not_valid_after(CERT.not_valid_after_utc)
+    )
+    if ca:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
+    for ext, critical in exts:
+        builder = builder.add_extension(ext, critical)
+    key = issuer_key or inst.material.signer("ca-intermediate").private_key
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def _ct_chain(*make: Callable[[Instance], bytes]) -> Callable[[Instance], Any]:
+    return lambda inst: {"chain": [b64(m(inst)) for m in make]}
+
+
+def _intermediate(inst: Instance) -> bytes:
+    return inst.material.ca_intermediate.public_bytes(serialization.Encoding.DER)
+
+
+def _raw_ext(oid: x509.ObjectIdentifier, value: bytes, critical: bool = False) -> Any:
+    return (x509.UnrecognizedExtension(oid, value), critical)
+
+
+POISON = (x509.PrecertPoison(), True)
+_BAD_BC = _raw_ext(x509.oid.ExtensionOID.BASIC_CONSTRAINTS, b"\x01\x02")
+_BAD_POISON = _raw_ext(x509.oid.ExtensionOID.PRECERT_POISON, b"\x01\x02", True)
+_BAD_SAN = _raw_ext(x509.oid.ExtensionOID.SUBJECT_ALTERNATIVE_NAME, b"\x30\x03\x82\x01\xff")
+_CT_EKU = (x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CERTIFICATE_TRANSPARENCY]), False)
+
+
+def _precert_signer_chain(inst: Instance) -> dict[str, Any]:
+    signer = _issued(inst, [_CT_EKU], ca=True)
+    precert = _issued(inst, [POISON], issuer_key=_SELF_KEY, issuer=_SELF_NAME)
+    return {"chain": [b64(precert), b64(signer), b64(_intermediate(inst))]}
+
+
+def _ct_issued() -> Iterator[Case]:
+    """Certificates signed by the instance's real CA intermediate, each wrong in one way."""
+    def cert(*exts: tuple[Any, bool]) -> Callable[[Instance], bytes]:
+        return lambda inst: _issued(inst, list(exts))
+
+    for name in ("add-chain", "add-pre-chain"):
+        P = f"/ct/v1/{name}"
+        for k, body in [
+            ("malformed-basic-constraints", _ct_chain(cert(_BAD_BC), _intermediate)),
+            ("malformed-poison", _ct_chain(cert(_BAD_POISON), _intermediate)),
+            ("malformed-san", _ct_chain(cert(POISON, _BAD_SAN), _intermediate)),
+            ("malformed-issuer-extension", _ct_chain(
+                cert(POISON), lambda inst: _issued(inst, [_BAD_BC]))),
+            ("reversed-chain", _ct_chain(_intermediate, cert(POISON))),
+            ("leaf-as-issuer", _ct_chain(cert(POISON), cert())),
+            ("precert-signing-certificate", _precert_signer_chain),
+        ]:
+            yield C(f"ct-{name}/{k}", "POST", P, body, expect=400)
+    yield C("ct-add-chain/precertificate", "POST", "/ct/v1/add-chain",
+            _ct_chain(cert(POISON), _intermediate), expect=400)
+    yield C("ct-add-pre-chain/no-issuer", "POST", "/ct/v1/add-pre-chain",
+            _ct_chain(cert(POISON)), expect=400)
+    yield C("ct-add-pre-chain/poison-not-critical", "POST", "/ct/v1/add-pre-chain",
+            _ct_chain(cert((x509.PrecertPoison(), False)), _intermediate), expect=400)
+
+
 def _tsa() -> Iterator[Case]:
     P = "/api/v1/timestamp"
     J = {"content-type": "application/json"}
@@ -780,7 +848,7 @@ def _paths() -> Iterator[Case]:
 ALL: list[Case] = [
     *_generic(), *_wrong_methods(), *_v1(), *_search("v1-search", "/api/v1/index/retrieve"),
     *_search("v2-search", "/api/v2/index/retrieve"), *_proof(), *_v2(), *_ca(), *_ct(),
-    *_tsa(), *_oidc(), *_paths(),
+    *_ct_issued(), *_tsa(), *_oidc(), *_paths(),
 ]
 
 # Known bugs in code this suite may not change (src/sceau/services/rekor/): strict xfails.

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from sceau.errors import InputError
+from sceau.services._http import parse_json_object
 from sceau.services.rekor import material as mat
 from sceau.services.rekor.canonical import array, b64decode_proto, string
 
@@ -36,8 +36,8 @@ class Envelope:
         if self.payload_type != INTOTO_PAYLOAD_TYPE:
             return None
         try:
-            return json.loads(self.payload)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            return parse_json_object(self.payload, "in-toto statement")
+        except InputError:  # not a statement: the entry is still valid, just not indexed
             return None
 
 

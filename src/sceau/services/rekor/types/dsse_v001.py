@@ -19,10 +19,10 @@ envelope itself is not stored (as Rekor without attestation storage).
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from sceau.errors import InputError
+from sceau.services._http import parse_json_object
 from sceau.services.rekor import material as mat
 from sceau.services.rekor.canonical import array, b64, b64decode_std, jcs, obj, string
 from sceau.services.rekor.terms import dedup, hash_term, intoto_subject_terms, material_terms
@@ -39,12 +39,7 @@ def parse(spec: dict[str, Any], limits: Limits) -> Entry:
     if len(raw) > limits.attestation:
         raise too_large("spec.proposedContent.envelope", len(raw), limits.attestation,
                         "attestation")
-    try:
-        envelope_json = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise InputError(f"spec.proposedContent.envelope: not valid JSON: {e}") from e
-    if not isinstance(envelope_json, dict):
-        raise InputError("spec.proposedContent.envelope: must be a JSON object")
+    envelope_json = parse_json_object(raw, "spec.proposedContent.envelope")
     envelope = parse_envelope(envelope_json, "spec.proposedContent.envelope")
 
     verifiers: list[mat.Material] = []

@@ -22,7 +22,7 @@ from sceau.services.rekor.terms import dedup, hash_term, material_terms
 from sceau.services.rekor.types.base import Entry
 
 KIND, VERSION = "hashedrekord", "0.0.1"
-_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 def parse(spec: dict[str, Any]) -> Entry:
@@ -45,7 +45,7 @@ def parse(spec: dict[str, Any]) -> Entry:
         )
     value = string(hash_obj, "value", "spec.data.hash.value")
     hash_alg = mat.HASHES[algorithm]
-    if not _HEX.match(value) or len(value) != 2 * hash_alg.digest_size:
+    if not _HEX.fullmatch(value) or len(value) != 2 * hash_alg.digest_size:
         raise InputError(
             f"spec.data.hash.value: must be {2 * hash_alg.digest_size} hex characters "
             f"for {algorithm}, got {len(value)}"

@@ -28,7 +28,7 @@ from sceau.services.rekor.types.base import Entry, Limits, too_large
 from sceau.services.rekor.types.dsse_common import Envelope, Signature, match_signatures
 
 KIND, VERSION = "intoto", "0.0.2"
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def parse(spec: dict[str, Any], limits: Limits) -> Entry:
@@ -46,7 +46,7 @@ def parse(spec: dict[str, Any], limits: Limits) -> Entry:
     if string(hash_obj, "algorithm", "spec.content.hash.algorithm") != "sha256":
         raise InputError("spec.content.hash.algorithm: unsupported hash (sha256)")
     envelope_hash = string(hash_obj, "value", "spec.content.hash.value")
-    if not _HEX64.match(envelope_hash):
+    if not _HEX64.fullmatch(envelope_hash):
         raise InputError("spec.content.hash.value: must be 64 hex characters for sha256")
 
     stored_sigs: list[dict[str, str]] = []

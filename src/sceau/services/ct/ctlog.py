@@ -213,9 +213,11 @@ class CTLog:
         certs = []
         for i, data in enumerate(chain_der):
             try:
-                certs.append(x509.load_der_x509_certificate(data))
+                cert = x509.load_der_x509_certificate(data)
+                cert.extensions  # noqa: B018 — parsed lazily; a malformed one fails here
             except ValueError as e:
                 raise InputError(f"chain[{i}] is not a DER certificate: {e}") from e
+            certs.append(cert)
         poisoned = _has_poison(certs[0])
         if precert and not poisoned:
             raise InputError("add-pre-chain needs a precertificate (critical CT poison extension)")

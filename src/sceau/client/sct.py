@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -55,8 +55,11 @@ def _issuer_key_hash(chain: Sequence[Any]) -> bytes:
     return key_hash
 
 
-def signed_struct(sct: Any, cert: Any, issuer_key_hash: bytes) -> bytes:
-    """RFC 6962 §3.2 ``digitally-signed`` input for a precert_entry SCT."""
+def signed_struct(
+    sct: Any, cert: Any, issuer_key_hash: bytes, when: datetime | None = None
+) -> bytes:
+    """RFC 6962 §3.2 ``digitally-signed`` input for a precert_entry SCT (``when``: the SCT's
+    timestamp as an aware datetime, if the caller has it already)."""
 
     if sct.entry_type != LogEntryType.PRE_CERTIFICATE:
         raise SCTError("SCT: embedded SCT is not for a precertificate")
@@ -64,7 +67,9 @@ def signed_struct(sct: Any, cert: Any, issuer_key_hash: bytes) -> bytes:
     if len(tbs) >= 1 << 24:
         raise SCTError("SCT: certificate too large")
     ext = sct.extension_bytes
-    millis = int(sct.timestamp.replace(tzinfo=UTC).timestamp() * 1000)
+    if when is None:
+        when = sct.timestamp.replace(tzinfo=UTC)
+    millis = int(when.timestamp() * 1000)
     return (
         struct.pack("!BBQH", sct.version.value, 0, millis, sct.entry_type.value)
         + issuer_key_hash
@@ -92,7 +97,7 @@ def verify_sct(cert: Any, chain: Sequence[Any], trusted_root: TrustedRoot) -> An
     when = sct.timestamp.replace(tzinfo=UTC)
     if log.valid_for is not None and not log.valid_for.contains(when):
         raise SCTError("SCT time is outside the CT log key's validity in the trusted root")
-    data = signed_struct(sct, cert, _issuer_key_hash(chain))
+    data = signed_struct(sct, cert, _issuer_key_hash(chain), when)
     if not log.verify(sct.signature, data):
         raise SCTError("SCT signature does not verify with the CT log key")
     return log

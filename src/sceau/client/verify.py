@@ -404,10 +404,13 @@ def _check_leaf_profile(cert: Any) -> None:
         raise CertificateError("signing certificate extended key usage lacks codeSigning")
 
 
+_ECDSA_SHA256_PREHASHED = ec.ECDSA(Prehashed(hashes.SHA256()))  # immutable: built once
+
+
 def _verify_prehashed(public_key: Any, signature: bytes, digest: bytes) -> None:
     try:
         if isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(signature, digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+            public_key.verify(signature, digest, _ECDSA_SHA256_PREHASHED)
         elif isinstance(public_key, rsa.RSAPublicKey):
             public_key.verify(signature, digest, padding.PKCS1v15(), Prehashed(hashes.SHA256()))
         elif isinstance(public_key, ed25519.Ed25519PublicKey):

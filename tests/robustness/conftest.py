@@ -33,7 +33,7 @@ from sceau.config import InstanceConfig
 from sceau.instance import Material, init_instance
 from sceau.note import note_verifier, open_checkpoint
 from sceau.services.oidc import DevIssuer
-from tests.rekor.helpers import hashedrekord_v1, hashedrekord_v2
+from tests.rekor.helpers import dsse_v1, dsse_v2, hashedrekord_v1, hashedrekord_v2, intoto_v2
 from tests.serving import free_port, serve_app
 
 EMAIL = "robust@example.com"
@@ -64,6 +64,7 @@ class Instance:
     v1_request: dict[str, Any]
     v2_request: dict[str, Any]
     chain_pem: list[str]
+    seeded: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
     roots: dict[str, bytes] = field(default_factory=dict)
     errors: _Capture = field(default_factory=_Capture)
@@ -144,9 +145,19 @@ def _csr_b64() -> str:
 
 
 def _seed(inst: Instance) -> None:
+    """One entry of every kind in the logs; ``inst.seeded`` keeps the requests (name →
+    (path, request)): resubmitted unchanged they are duplicates, never new entries."""
     c = inst.client
-    assert c.post("/api/v1/log/entries", json=inst.v1_request).status_code == 201
-    assert c.post("/api/v2/log/entries", json=inst.v2_request).status_code == 201
+    inst.seeded = {
+        "v1-hashedrekord": ("/api/v1/log/entries", inst.v1_request),
+        "v2-hashedrekord": ("/api/v2/log/entries", inst.v2_request),
+        "v1-dsse": ("/api/v1/log/entries", dsse_v1()[0]),
+        "v1-intoto": ("/api/v1/log/entries", intoto_v2()[0]),
+        "v2-dsse": ("/api/v2/log/entries", dsse_v2()[0]),
+    }
+    for path, request in inst.seeded.values():
+        r = c.post(path, json=request)
+        assert r.status_code == 201, r.text
     r = c.post("/api/v2/signingCert", json={"certificateSigningRequest": _csr_b64()},
                headers={"Authorization": f"Bearer {inst.token}"})
     assert r.status_code == 200, r.text
@@ -179,7 +190,7 @@ def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
             )
             _seed(inst)
             inst.sizes = inst.log_sizes()
-            assert inst.sizes == {"rekor-v1": 2, "rekor-v2": 2, "ct": 1}
+            assert inst.sizes == {"rekor-v1": 4, "rekor-v2": 3, "ct": 1}
             inst.roots = inst.verify_logs()
             yield inst
         finally:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from asn1crypto import tsp
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -218,6 +218,26 @@ def test_mutated_real_requests(name: str, instance: Instance) -> None:
     instance.check_unchanged()
 
 
+_ENTRY_FIELDS = ENDPOINTS["v1-create"].fields + ENDPOINTS["v2-create"].fields + (
+    "payloadHash", "keyid")
+
+
+@pytest.mark.parametrize("name", ["v1-dsse", "v1-intoto", "v2-dsse"])
+def test_mutated_logged_envelopes(name: str, instance: Instance) -> None:
+    """DSSE and in-toto entries already in the logs, mutated: a 409 or a 4xx, never new."""
+    path, request = instance.seeded[name]
+    ep = Endpoint(path, _ENTRY_FIELDS, lambda inst: request, writes=True)
+    instance.errors.records.clear()
+
+    @settings(SETTINGS, max_examples=80)
+    @given(mutations(request, _ENTRY_FIELDS))
+    def run(doc: Any) -> None:
+        check(instance, ep, *post(instance, ep, _dumps(doc)))
+
+    run()
+    instance.check_unchanged()
+
+
 @pytest.mark.parametrize("name", list(ENDPOINTS))
 def test_random_bytes(name: str, instance: Instance) -> None:
     ep = ENDPOINTS[name]
@@ -305,6 +325,62 @@ def test_tokens_with_arbitrary_claims(shape: str, instance: Instance) -> None:
             error = json.loads(body)
             assert set(error) == {"code", "message"} and error["message"], error
         assert instance.log_sizes() == instance.sizes
+
+    run()
+    instance.roots = instance.verify_logs()
+    instance.check_unchanged()
+
+
+def _accepts_growth(instance: Instance, status: int, body: bytes) -> None:
+    """For inputs that may be valid after all: a 200 may grow the CT log (the new size is
+    the baseline); anything else must be a JSON 4xx that wrote nothing."""
+    assert status < 500, body[:300]
+    assert instance.server_errors() == []
+    if status == 200:
+        instance.sizes = instance.log_sizes()
+    else:
+        assert 400 <= status < 500, body[:300]
+        error = json.loads(body)
+        assert set(error) == {"code", "message"} and error["message"], error
+        assert instance.log_sizes() == instance.sizes
+
+
+@pytest.mark.parametrize("endpoint", ["add-chain", "add-pre-chain"])
+def test_ct_chains_with_bytes_changed(endpoint: str, instance: Instance) -> None:
+    """The CA-issued chain with bytes of one certificate changed, deleted or inserted."""
+    chain = [base64.b64decode(c) for c in _chain_der(instance)]
+    ep = Endpoint(f"/ct/v1/{endpoint}", (), lambda inst: {}, writes=False)
+    instance.errors.records.clear()
+
+    @settings(SETTINGS, max_examples=100)
+    @given(st.integers(0, len(chain) - 1).flatmap(
+        lambda i: st.tuples(st.just(i), flipped(chain[i]))))
+    def run(change: tuple[int, bytes]) -> None:
+        i, der = change
+        certs = [*chain[:i], der, *chain[i + 1:]]
+        status, body = post(instance, ep, _dumps({"chain": [b64(c) for c in certs]}))
+        _accepts_growth(instance, status, body)
+
+    run()
+    instance.roots = instance.verify_logs()
+    instance.check_unchanged()
+
+
+def test_csrs_with_bytes_changed(instance: Instance) -> None:
+    """A real CSR with bytes changed, sent with a valid token: a certificate or a 4xx."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([])).sign(
+        key, hashes.SHA256())
+    der = csr.public_bytes(serialization.Encoding.DER)
+    ca = ENDPOINTS["ca-signingCert"]
+    instance.errors.records.clear()
+
+    @settings(SETTINGS, max_examples=100)
+    @given(flipped(der))
+    def run(data: bytes) -> None:
+        r = instance.client.post(ca.path, json={"certificateSigningRequest": b64(data)},
+                                 headers={"authorization": f"Bearer {instance.token}"})
+        _accepts_growth(instance, r.status_code, r.content)
 
     run()
     instance.roots = instance.verify_logs()

@@ -950,7 +950,8 @@ def test_signed_envelope_with_an_unparseable_statement_is_not_a_500(
 # -- malformed HTTP, sent raw ------------------------------------------------------------------
 
 def _raw(method: str, path: str, headers: str, body: bytes = b"") -> bytes:
-    return f"{method} {path} HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode() + body
+    head = f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n"
+    return head.encode("latin-1") + body
 
 
 RAW_CASES = [
@@ -983,6 +984,29 @@ RAW_CASES = [
     ("header-without-colon", _raw("GET", "/healthz", "NoColonHere\r\n"), False),
     ("path-with-space", b"GET /api/v1/log entries HTTP/1.1\r\nHost: x\r\n\r\n", False),
     ("unknown-method", _raw("BREW", "/api/v1/log", ""), False),
+    ("method-OPTIONS", _raw("OPTIONS", "/api/v1/log/entries", ""), False),
+    ("method-TRACE", _raw("TRACE", "/healthz", ""), False),
+    ("path-100k", _raw("GET", "/api/v1/log/entries/" + "a" * 100_000, ""), False),
+    ("query-100k", _raw("GET", "/api/v1/log/entries?logIndex=" + "1" * 100_000, ""), False),
+    ("query-20k-params", _raw("GET", "/ct/v1/get-entries?" + "&".join(
+        f"start={i}" for i in range(20_000)), ""), False),
+    ("query-bad-percent", _raw("GET", "/api/v1/log/entries?logIndex=%zz", ""), False),
+    ("path-raw-0xff", b"GET /tuf/\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+     False),
+    ("query-raw-0xff", b"GET /api/v1/log/entries?logIndex=\xff HTTP/1.1\r\nHost: x\r\n"
+     b"Connection: close\r\n\r\n", False),
+    ("content-type-control-chars", _raw("POST", "/api/v1/timestamp",
+                                        "Content-Type: \x01\x02;;;=\r\nContent-Length: 2\r\n",
+                                        b"{}"), False),
+    ("content-type-latin1", _raw("POST", "/api/v2/log/entries",
+                                 "Content-Type: applicati\xf6n/json\r\nContent-Length: 2\r\n",
+                                 b"{}"), False),
+    ("authorization-latin1", _raw("POST", "/api/v2/signingCert",
+                                  "Authorization: Bearer \xff\xfe\r\nContent-Length: 2\r\n",
+                                  b"{}"), False),
+    ("expect-100-continue-oversize", _raw("POST", "/api/v2/signingCert",
+                                          "Expect: 100-continue\r\n"
+                                          "Content-Length: 99999999\r\n"), False),
 ]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from tests.rekor.helpers import (
@@ -558,6 +558,15 @@ def _ca() -> Iterator[Case]:
           {"certificateSigningRequest": _csr(ec.generate_private_key(ec.SECP256R1()),
                                              tamper=True)}, auth=True, expect=400),
         C("ca/csr-rsa-1024", "POST", P, {"certificateSigningRequest": _csr(RSA_1024)},
+          auth=True, expect=400),
+        C("ca/csr-secp256k1", "POST", P,
+          {"certificateSigningRequest": _csr(ec.generate_private_key(ec.SECP256K1()))},
+          auth=True, expect=400),
+        C("ca/csr-dsa", "POST", P,
+          {"certificateSigningRequest": _csr(dsa.generate_private_key(2048))},
+          auth=True, expect=400),
+        C("ca/csr-rsa-exponent-3", "POST", P,
+          {"certificateSigningRequest": _csr(rsa.generate_private_key(3, 2048))},
           auth=True, expect=400),
         C("ca/csr-truncated-pem", "POST", P, {"certificateSigningRequest": b64(pem(CERT)[:10])},
           auth=True, expect=400),

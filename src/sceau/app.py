@@ -54,7 +54,14 @@ def open_storage(cfg: InstanceConfig, *, create: bool = False) -> Any:
         dsn = cfg.get("storage", "dsn")
         if not dsn:
             raise InputError("[storage] driver = postgres needs dsn (or SCEAU_STORAGE_DSN)")
-        return PostgresStorage(str(dsn))
+        schema = cfg.get("storage", "schema")
+        read_dsn = cfg.get("storage", "read_dsn")
+        return PostgresStorage(
+            str(dsn),
+            schema=str(schema) if schema else None,
+            create=create,
+            read_dsn=str(read_dsn) if read_dsn else None,
+        )
     raise InputError(f"unknown storage driver {driver!r} (sqlite or postgres)")
 
 

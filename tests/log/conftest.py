@@ -8,7 +8,7 @@ from sceau.keys import generate_signer
 from sceau.log import LogConfig, LogEngine
 from sceau.log.sqlite import SQLiteStorage
 from sceau.note import note_signer, note_verifier
-from tests.pg import fresh_schema, pg_dsn  # noqa: F401  (session fixture: one cluster)
+from tests.pg import fresh_schema
 
 ORIGIN = "log.example.test"
 DRIVERS = ["sqlite", "postgres"]

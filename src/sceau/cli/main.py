@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bundle": ("sceau.cli.bundle", "inspect Sigstore bundles"),
     "conformance": ("sceau.cli.conformance", "the Sigstore conformance client protocol"),
     "tuf": ("sceau.cli.tuf_cmd", "maintain the instance's TUF repository"),
+    "migrate": ("sceau.cli.migrate", "copy an instance's logs from SQLite to PostgreSQL"),
     "rotate": ("sceau.cli.rotate", "replace a log, TSA or CA key and republish the trust files"),
 }
 

@@ -327,10 +327,7 @@ class Log:
         stored = self._storage.load_head(self.name)
         if stored is None:
             raise InternalError(f"log {self.name!r} vanished from storage")
-        self._edge = self._check_stored(stored)
-        self._head = SignedCheckpoint(
-            stored.size, stored.root_hash, stored.timestamp_ms, stored.note
-        )
+        self._catch_up(stored)  # edge-only check: a failed batch must not re-read the log
 
     def _batch_write(
         self, integ: Integration, leaves: list[tuple[bytes, int]], keys: list[tuple[str, int]]

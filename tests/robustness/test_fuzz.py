@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from asn1crypto import tsp
@@ -384,4 +385,60 @@ def test_csrs_with_bytes_changed(instance: Instance) -> None:
 
     run()
     instance.roots = instance.verify_logs()
+    instance.check_unchanged()
+
+
+_QUERY_ENDPOINTS = {
+    "/api/v1/log/entries": ("logIndex",),
+    "/api/v1/log/proof": ("firstSize", "lastSize", "treeID"),
+    "/api/v1/log/publicKey": ("treeID",),
+    "/ct/v1/get-sth-consistency": ("first", "second"),
+    "/ct/v1/get-proof-by-hash": ("hash", "tree_size"),
+    "/ct/v1/get-entries": ("start", "end"),
+}
+_numbers = st.integers(-(2**70), 2**70).map(str)
+_param_values = _numbers | st.text(max_size=30) | st.sampled_from(["", " 1", "1 ", "+1", "0x1",
+                                                                   "1_000", "١", "NaN"])
+
+
+@pytest.mark.parametrize("path", list(_QUERY_ENDPOINTS))
+def test_query_parameters(path: str, instance: Instance) -> None:
+    """Arbitrary values (and names) in the query of every GET that takes one."""
+    names = st.sampled_from(_QUERY_ENDPOINTS[path]) | st.text(min_size=1, max_size=8)
+    instance.errors.records.clear()
+
+    @settings(SETTINGS, max_examples=100)
+    @given(st.dictionaries(names, _param_values, max_size=3))
+    def run(params: dict[str, str]) -> None:
+        r = instance.client.get(path, params=params)
+        assert r.status_code < 500, r.text
+        assert instance.server_errors() == []
+        if r.status_code >= 400:
+            error = r.json()
+            assert set(error) == {"code", "message"} and error["message"], error
+
+    run()
+    instance.check_unchanged()
+
+
+_segments = st.text(max_size=12) | st.sampled_from(
+    ["..", ".", "x000", "x001", "000", "001", "entries", "000.p", "p", "255", "256", "0",
+     "-1", "root.json", "1.root.json", "targets", "%2e%2e", "%2f", "\\", ""])
+
+
+@pytest.mark.parametrize("prefix", ["/api/v2/tile/", "/tuf/", "/tuf/targets/",
+                                    "/api/v1/log/entries/", "/api/v2/log/entries/"])
+def test_read_paths(prefix: str, instance: Instance) -> None:
+    """Arbitrary path segments under the tile, TUF and entry read paths: 200 or 4xx."""
+    instance.errors.records.clear()
+
+    @settings(SETTINGS, max_examples=100)
+    @given(st.lists(_segments, min_size=1, max_size=5))
+    def run(segments: list[str]) -> None:
+        path = prefix + "/".join(quote(s, safe="%.") for s in segments)
+        r = instance.client.get(path)
+        assert r.status_code < 500, (path, r.text)
+        assert instance.server_errors() == []
+
+    run()
     instance.check_unchanged()

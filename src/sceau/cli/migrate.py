@@ -6,7 +6,7 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dir", default=".", help="instance directory (default: .)")
+    parser.add_argument("--dir", default="./.sceau", help="instance directory (default ./.sceau)")
     parser.add_argument(
         "--to", required=True, metavar="DSN", help="PostgreSQL DSN, e.g. postgresql://host/db"
     )

@@ -20,6 +20,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dev-oidc", action="store_true", help="serve the development OIDC issuer")
     p.add_argument("--init", action="store_true", help="create the instance first if missing")
     p.add_argument("--url", default="http://127.0.0.1:8080", help="with --init: the instance URL")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="API processes (PostgreSQL storage only: they share the database and take "
+        "turns sequencing under its lock)",
+    )
     p.add_argument("--log-level", default="info")
 
 
@@ -76,10 +83,44 @@ def run(args: argparse.Namespace) -> int:
         print(f"initialised a new instance in {args.dir}", file=sys.stderr)
     cfg = InstanceConfig.load(args.dir)
     dev_oidc = True if args.dev_oidc else None
-    app = build_app(cfg, only=only, dev_oidc=dev_oidc)
     parts = urlsplit(cfg.url)
     host = args.host or parts.hostname or "127.0.0.1"
     port = args.port or parts.port or (443 if parts.scheme == "https" else 80)
+    if args.workers > 1:
+        from sceau.errors import InputError
+
+        if str(cfg.get("storage", "driver", "sqlite")) not in ("postgres", "postgresql"):
+            raise InputError("--workers needs [storage] driver = postgres (SQLite has one writer)")
+        import os
+
+        # Each worker process builds its own app (and engine) from these.
+        os.environ["SCEAU_SERVE_DIR"] = str(cfg.dir)
+        os.environ["SCEAU_SERVE_ONLY"] = ",".join(sorted(only))
+        os.environ["SCEAU_SERVE_DEV_OIDC"] = "1" if args.dev_oidc else ""
+        print(instructions(cfg), flush=True)
+        uvicorn.run(
+            "sceau.cli.serve_cmd:worker_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=args.workers,
+            log_level=args.log_level,
+            access_log=True,
+        )
+        return 0
+    app = build_app(cfg, only=only, dev_oidc=dev_oidc)
     print(instructions(cfg), flush=True)
     uvicorn.run(app, host=host, port=port, log_level=args.log_level, access_log=True)
     return 0
+
+
+def worker_app():  # type: ignore[no-untyped-def]
+    """App factory for ``--workers``: one full app per process, on shared PostgreSQL."""
+    import os
+
+    from sceau.app import build_app, parse_only
+    from sceau.config import InstanceConfig
+
+    cfg = InstanceConfig.load(os.environ["SCEAU_SERVE_DIR"])
+    dev = True if os.environ.get("SCEAU_SERVE_DEV_OIDC") else None
+    return build_app(cfg, only=parse_only(os.environ.get("SCEAU_SERVE_ONLY")), dev_oidc=dev)

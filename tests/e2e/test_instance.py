@@ -110,3 +110,21 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path, capsys):
     assert main(["serve", "--dir", str(tmp_path / "nothing")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "sceau init" in err and "Traceback" not in err
+
+
+def test_check_verifies_every_log_and_reports_damage(tmp_path, capsys):
+    import sqlite3
+
+    cfg = init_instance(tmp_path / "i", url=f"http://127.0.0.1:{free_port()}")
+    assert main(["check", "--dir", str(cfg.dir)]) == 0
+    out = capsys.readouterr().out
+    assert "rekor-v1: 1 entries" in out and "ct: 0 entries" in out
+    db = sqlite3.connect(cfg.dir / "data" / "sceau.sqlite")
+    (log_id,) = db.execute("SELECT id FROM logs WHERE name='rekor-v2'").fetchone()
+    for forged in ("CAST(X'0005' || 'forge' AS BLOB)", "'text, not bytes'"):
+        db.execute(f"UPDATE tiles SET data = {forged} WHERE log=? AND level=-1", (log_id,))  # noqa: S608
+        db.commit()
+        assert main(["check", "--dir", str(cfg.dir)]) == 1
+        err = capsys.readouterr().err
+        assert "rekor-v2" in err and "damaged" in err and "Traceback" not in err
+    db.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # name -> (module, one-line help). The names are the CLI contract (DESIGN.md §3a).
@@ -22,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bundle": ("sceau.cli.bundle", "inspect Sigstore bundles"),
     "conformance": ("sceau.cli.conformance", "the Sigstore conformance client protocol"),
     "tuf": ("sceau.cli.tuf_cmd", "maintain the instance's TUF repository"),
+    "check": ("sceau.cli.check", "verify every log of an instance, entry by entry"),
     "migrate": ("sceau.cli.migrate", "copy an instance's logs from SQLite to PostgreSQL"),
     "rotate": ("sceau.cli.rotate", "replace a log, TSA or CA key and republish the trust files"),
 }
@@ -56,6 +58,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # a bug of ours: one line by default, the traceback on request
+        if os.environ.get("SCEAU_DEBUG"):
+            raise
+        print(
+            f"error: internal error ({type(e).__name__}: {e}); set SCEAU_DEBUG=1 for the "
+            "traceback and please report it",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":

@@ -172,14 +172,14 @@ class Log:
                     f"{what}: tile {level}/{idx} has {nbytes} bytes, expected {want} hashes"
                 )
         try:
-            edge = TreeEdge.load(head.size, self._load_tile_strict)
+            edge = TreeEdge.load(head.size, self._load_tile)
         except InternalError as e:
             raise InternalError(f"{what}: {e.message}") from e
         if head.size == 0:
             return edge  # a new log: nothing stored yet, no checkpoint signed yet
         self._check_tile_tree(head.size, edge, what)
         root = TreeHasher(
-            head.size, {(lvl, i): h for lvl, (i, h) in edge.tiles.items()}, self._load_tile_strict
+            head.size, {(lvl, i): h for lvl, (i, h) in edge.tiles.items()}, self._load_tile
         ).root()
         if root != head.root_hash:
             raise InternalError(f"{what}: tiles give a root hash that differs from the stored head")
@@ -202,7 +202,7 @@ class Log:
         """Every full tile must hash to its parent's entry, up to the edge (≈1 hash/leaf).
 
         With ``engine.verify_entries`` every full entry bundle is also re-hashed against its
-        level-0 tile (reads the whole log: for ``sceau`` checks, not every start).
+        level-0 tile (reads the whole log: ``sceau check``, not every start).
         """
         level, stored = 0, size
         while stored >> TILE_HEIGHT:
@@ -211,7 +211,7 @@ class Log:
                 keys = [(level, i) for i in range(first, min(first + 256, parents))]
                 tiles = self._storage.read_tiles(self.name, keys)
                 parent_key = (level + 1, first >> TILE_HEIGHT)
-                parent = split_hashes(self._load_tile_strict(parent_key))
+                parent = split_hashes(self._load_tile(parent_key))
                 for lvl, i in keys:
                     data = tiles.get((lvl, i))
                     if data is None or len(data) != TILE_WIDTH * 32:
@@ -220,7 +220,7 @@ class Log:
                     if fold_complete(hashes) != parent[i & (TILE_WIDTH - 1)]:
                         raise InternalError(f"{what}: tile {lvl}/{i} does not hash to its parent")
                     if lvl == 0 and self.engine.verify_entries:
-                        bundle = self._load_tile_strict((ENTRIES, i))
+                        bundle = self._load_tile((ENTRIES, i))
                         if [leaf_hash(e) for e in split_bundle(bundle)] != hashes:
                             raise InternalError(
                                 f"{what}: entry bundle {i} does not match tile 0/{i}"
@@ -228,13 +228,12 @@ class Log:
             stored >>= TILE_HEIGHT
             level += 1
 
-    def _load_tile_strict(self, key: TileKey) -> bytes:
+    def _load_tile(self, key: TileKey) -> bytes:
         data = self._storage.read_tiles(self.name, [key]).get(key)
         if data is None:
             raise InternalError(f"tile {key[0]}/{key[1]} is missing")
         return data
 
-    _load_tile = _load_tile_strict
 
     # -- appending --------------------------------------------------------------------
 
@@ -362,9 +361,9 @@ class Log:
         Only the right-edge tiles are read and checked against the stored root, so the cost
         does not grow with the log (the full check runs once, at start-up).
         """
-        edge = TreeEdge.load(stored.size, self._load_tile_strict)
+        edge = TreeEdge.load(stored.size, self._load_tile)
         tiles = {(lvl, i): h for lvl, (i, h) in edge.tiles.items()}
-        if TreeHasher(stored.size, tiles, self._load_tile_strict).root() != stored.root_hash:
+        if TreeHasher(stored.size, tiles, self._load_tile).root() != stored.root_hash:
             raise InternalError(
                 f"log {self.name!r}: stored tiles give a root that differs from the stored head"
             )

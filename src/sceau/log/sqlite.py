@@ -228,7 +228,11 @@ class SQLiteStorage:
                 "SELECT data FROM tiles WHERE log=? AND level=? AND idx=?", (log_id, lvl, idx)
             ).fetchone()
             if row is not None:
-                out[(lvl, idx)] = bytes(row[0])
+                if not isinstance(row[0], bytes):  # hand-edited or damaged database
+                    raise InternalError(
+                        f"log {name!r} is damaged: tile {lvl}/{idx} is not stored as bytes"
+                    )
+                out[(lvl, idx)] = row[0]
         return out
 
     def tile_sizes(self, name: str) -> Iterable[tuple[int, int, int]]:

@@ -1044,3 +1044,13 @@ def test_cases_cover_every_endpoint() -> None:
     for _, path in GET_ENDPOINTS:
         assert path in paths
     assert len(ALL) > 400
+
+
+def test_an_error_quoting_unencodable_text_still_renders() -> None:
+    """Defence in depth: a message quoting a lone surrogate renders escaped, not a crash."""
+    from sceau.errors import InputError
+    from sceau.services._http import error_response
+
+    response = error_response(InputError("unknown field \udfff"))
+    assert response.status_code == 400
+    assert json.loads(response.body) == {"code": 400, "message": "unknown field \\udfff"}

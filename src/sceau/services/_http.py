@@ -136,6 +136,8 @@ def error_response(exc: SceauError) -> Response:
     if isinstance(exc, Conflict) and isinstance(exc.existing, str):
         headers["Location"] = exc.existing
     message = exc.message if exc.status < 500 or isinstance(exc, Overloaded) else "internal error"
+    # A message quoting client input must still render: escape what UTF-8 cannot encode.
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
     return JSONResponse(error_body(exc.status, message), status_code=exc.status, headers=headers)
 
 

@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
+from sceau.errors import InputError
+from sceau.services._http import error_response
 from tests.rekor.helpers import (
     der,
     dsse_v1,
@@ -1048,9 +1050,6 @@ def test_cases_cover_every_endpoint() -> None:
 
 def test_an_error_quoting_unencodable_text_still_renders() -> None:
     """Defence in depth: a message quoting a lone surrogate renders escaped, not a crash."""
-    from sceau.errors import InputError
-    from sceau.services._http import error_response
-
     response = error_response(InputError("unknown field \udfff"))
     assert response.status_code == 400
     assert json.loads(response.body) == {"code": 400, "message": "unknown field \\udfff"}

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -1030,6 +1033,39 @@ def test_malformed_http_is_refused_without_a_500(request_bytes: bytes, half_clos
     status, body = raw_http(unchanged.port, request_bytes, half_close=half_close, timeout=3)
     assert status is None or 400 <= status < 500, (status, body[:300])
     unchanged.check_unchanged()
+
+
+def test_good_entries_among_concurrent_bad_input_are_all_logged(unchanged: Instance) -> None:
+    """Bad requests racing good ones lose nothing: every good entry is logged exactly once
+    and retrievable, nothing else is, and the logs still verify."""
+    inst = unchanged
+    good_v1 = [hashedrekord_v1(cert=CERT, key=KEY)[0] for _ in range(15)]
+    good_v2 = [hashedrekord_v2(cert=CERT, key=KEY)[0] for _ in range(15)]
+    bad = [c for c in ALL if c.method == "POST" and c.id not in XFAIL][::9]
+    jobs: list[Callable[[], Any]] = [
+        *[lambda r=r: inst.client.post("/api/v1/log/entries", json=r) for r in good_v1],
+        *[lambda r=r: inst.client.post("/api/v2/log/entries", json=r) for r in good_v2],
+        *[lambda c=c: send(inst, c) for c in bad],
+    ]
+    random.Random(7).shuffle(jobs)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(lambda job: job(), jobs))
+    good = [r for r in results if isinstance(r, httpx.Response)]
+    assert sorted(r.status_code for r in good) == [201] * 30, [r.text for r in good]
+    for status, _, body in (r for r in results if isinstance(r, tuple)):
+        assert 400 <= status < 500, body[:300]
+    assert inst.server_errors() == []
+    inst.sizes["rekor-v1"] += 15
+    inst.sizes["rekor-v2"] += 15
+    assert inst.log_sizes() == inst.sizes
+    for r in good:
+        if "/api/v1/" in str(r.request.url):
+            (entry_id,) = r.json()
+            assert inst.client.get(f"/api/v1/log/entries/{entry_id}").status_code == 200
+        else:
+            index = r.json()["logIndex"]
+            assert inst.client.get(f"/api/v2/log/entries/{index}").status_code == 200
+    inst.roots = inst.verify_logs()
 
 
 def test_every_log_still_verifies_with_the_roots_it_had(instance: Instance) -> None:

@@ -1,11 +1,12 @@
 """One served instance for the robustness tests, seeded with real entries in every log.
 
 The instance is built exactly as ``sceau serve`` builds it and served by real uvicorn.
-Before any bad input is sent, each log gets real entries (a hashedrekord in Rekor v1 and
-v2, a certificate issued through the CA — so a precertificate in the CT log), and the
-fixture records every log's size and root. :meth:`Instance.check_unchanged` then proves
-after each case that nothing was written, and :meth:`Instance.verify_logs` that each
-signed checkpoint still verifies and its root matches a recomputation from the entries.
+Before any bad input is sent, each log gets real entries (hashedrekord, DSSE and in-toto
+in Rekor v1, hashedrekord and DSSE in v2, a certificate issued through the CA — so a
+precertificate in the CT log), and the fixture records every log's size and root.
+:meth:`Instance.check_unchanged` then proves after each case that nothing was written, and
+:meth:`Instance.verify_logs` that each signed checkpoint still verifies and its root
+matches a recomputation from the entries.
 
 Every error the server logs (``sceau.http`` "crashed", uvicorn's "Exception in ASGI
 application") is captured, so a 500 hidden behind a closed connection still fails.
@@ -53,6 +54,10 @@ class _Capture(logging.Handler):
 
 @dataclass
 class Instance:
+    """The served instance, a client for it, its seeded requests and the baseline (log
+    sizes and roots) that every test compares against; a test that adds real entries
+    moves the baseline."""
+
     url: str
     port: int
     host: str

@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
@@ -184,5 +184,5 @@ def load_public_key_pem(data: bytes) -> object:
         if data.lstrip().startswith(b"-----"):
             return serialization.load_pem_public_key(data)
         return serialization.load_der_public_key(data)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as e:
         raise InputError("not a valid PEM or DER public key") from e

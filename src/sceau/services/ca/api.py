@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -135,11 +136,11 @@ def check_csr(csr: x509.CertificateSigningRequest) -> object:
     """Key strength, then the CSR's self-signature. Subject and extensions are ignored."""
     try:
         key = check_leaf_key(csr.public_key())
-    except (ValueError, TypeError) as e:  # unsupported key algorithms raise on access
+    except (ValueError, TypeError, UnsupportedAlgorithm) as e:  # unknown key types raise here
         raise InputError(f"unsupported public key in the CSR: {e}") from e
     try:
         valid = csr.is_signature_valid
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as e:
         raise InputError(f"cannot check the CSR signature: {e}") from e
     if not valid:
         raise InputError("the CSR's signature does not verify")
@@ -175,7 +176,7 @@ def parse_public_key(content: str) -> object:
             if data.lstrip().startswith(b"-----BEGIN"):
                 return serialization.load_pem_public_key(data)
             return serialization.load_der_public_key(data)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, UnsupportedAlgorithm):
             continue
     raise InputError("publicKeyRequest.publicKey.content is not a PEM or DER public key")
 

@@ -7,19 +7,16 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.serving import free_port
+from tests.instance import client_env, served_instance
 
 BIN = Path(sys.executable).parent
 EMAIL = "signer@example.com"
-_STRIPPED_ENV = ("SIGSTORE_", "ACTIONS_ID_TOKEN_", "SCEAU_")
 
 
 @dataclass(frozen=True)
@@ -65,17 +62,7 @@ class Instance:
         return path
 
     def env(self, home: Path | None = None, **extra: str) -> dict[str, str]:
-        home = home or self.home
-        env = {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_ENV)}
-        env.update(
-            HOME=str(home),
-            XDG_CACHE_HOME=str(home / ".cache"),
-            XDG_DATA_HOME=str(home / ".local" / "share"),
-            XDG_CONFIG_HOME=str(home / ".config"),
-            COLUMNS="400",
-        )
-        env.update(extra)
-        return env
+        return {**client_env(home or self.home), **extra}
 
     def run(
         self, *args: str, home: Path | None = None, cwd: Path | None = None, **env: str
@@ -106,48 +93,13 @@ def one_error_line(proc: subprocess.CompletedProcess[str], *expect: str) -> str:
     return errors[0]
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"sceau serve exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"sceau serve did not become healthy:\n{log.read_text()[-4000:]}")
-
-
 @pytest.fixture(scope="session")
 def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
     base = tmp_path_factory.mktemp("sign-instance")
-    url = f"http://127.0.0.1:{free_port()}"
-    inst = Instance(base / "sceau", url, base / "home")
-    inst.home.mkdir()
-    init = subprocess.run(
-        [str(BIN / "sceau"), "init", "--dir", str(inst.dir), "--url", url],
-        capture_output=True, text=True, timeout=60, env=inst.env(),
-    )  # fmt: skip
-    assert init.returncode == 0, init.stderr
-    log = base / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(BIN / "sceau"), "serve", "--dir", str(inst.dir), "--log-level", "warning"],
-            stdout=out, stderr=subprocess.STDOUT, cwd=base, env=inst.env(),
-        )  # fmt: skip
-    try:
-        _wait_healthy(url, proc, log)
-        yield inst
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+    (base / "home").mkdir()
+    env = client_env(base / "home")
+    with served_instance(base, env) as (directory, url):
+        yield Instance(directory, url, base / "home")
 
 
 @pytest.fixture

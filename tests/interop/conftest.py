@@ -9,19 +9,16 @@ pointed at a session temporary directory (sigstore-python's TUF cache lives ther
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.serving import free_port
+from tests.instance import client_env, served_instance
 
 HERE = Path(__file__).resolve().parent
 JS_DIR = HERE / "js"
@@ -38,7 +35,6 @@ PREDICATE = {
     },
     "runDetails": {"builder": {"id": "https://example.com/builder"}},
 }
-_STRIPPED_ENV = ("SIGSTORE_", "ACTIONS_ID_TOKEN_", "GITHUB_", "NODE_OPTIONS", "NPM_CONFIG_")
 
 
 @dataclass(frozen=True)
@@ -73,72 +69,10 @@ class Instance:
         return f"{self.url}/oidc/github"
 
 
-def client_env(home: Path, extra_path: Path | None = None) -> dict[str, str]:
-    """The environment of a client subprocess: a private HOME, nothing ambient."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_ENV)}
-    env.update(
-        HOME=str(home),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        XDG_DATA_HOME=str(home / ".local" / "share"),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_STATE_HOME=str(home / ".local" / "state"),
-        COLUMNS="400",
-        NO_COLOR="1",
-        PYTHONUNBUFFERED="1",
-    )
-    if extra_path is not None:
-        env["PATH"] = f"{extra_path}{os.pathsep}{env.get('PATH', '')}"
-    return env
-
-
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
-    """Poll ``/healthz`` until it answers 200; fail with the server's output otherwise."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"sceau serve exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"sceau serve did not become healthy in {timeout}s:\n{log.read_text()[-4000:]}")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate a server we started (SIGTERM, then SIGKILL after 10 s)."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 @pytest.fixture(scope="session")
 def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    base = tmp_path_factory.mktemp("instance")
-    url = f"http://127.0.0.1:{free_port()}"
-    inst = Instance(base / "sceau", url)
-    init = subprocess.run(
-        [sys.executable, "-m", "sceau", "init", "--dir", str(inst.dir), "--url", url],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert init.returncode == 0, f"sceau init failed:\n{init.stdout}\n{init.stderr}"
-    log = base / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sceau", "serve", "--dir", str(inst.dir),
-             "--log-level", "warning"],
-            stdout=out, stderr=subprocess.STDOUT, cwd=base,
-        )  # fmt: skip
-    try:
-        wait_healthy(url, proc, log)
-        yield inst
-    finally:
-        stop(proc)
+    with served_instance(tmp_path_factory.mktemp("instance")) as (directory, url):
+        yield Instance(directory, url)
 
 
 @dataclass(frozen=True)

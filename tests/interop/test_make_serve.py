@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.interop.conftest import client_env
+from tests.instance import client_env
 
 pytestmark = [pytest.mark.interop, pytest.mark.server, pytest.mark.slow]
 

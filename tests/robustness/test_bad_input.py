@@ -75,6 +75,19 @@ def _csr(key: Any, *, tamper: bool = False) -> str:
     return b64(bytes(data))
 
 
+_EC_OID = bytes.fromhex("06072a8648ce3d0201")  # id-ecPublicKey
+_UNKNOWN_OID = bytes.fromhex("06072a8648ce3d0209")  # same length, no such key algorithm
+
+
+def _unknown_key_algorithm(der: bytes) -> bytes:
+    assert der.count(_EC_OID) == 1
+    return der.replace(_EC_OID, _UNKNOWN_OID)
+
+
+UNKNOWN_ALG_SPKI = _unknown_key_algorithm(KEY.public_key().public_bytes(
+    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
 def _hr_v1(mutate: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     request = hashedrekord_v1(cert=CERT, key=KEY)[0]
     mutate(request["spec"])
@@ -386,6 +399,8 @@ def _search(prefix: str, path: str) -> Iterator[Case]:
         ("publicKey-bad-base64", {"publicKey": {"format": "x509", "content": "%%%"}}),
         ("publicKey-bad-pem", {"publicKey": {"format": "x509", "content": BAD_PEM.decode()}}),
         ("publicKey-garbage-der", {"publicKey": {"format": "x509", "content": b64(GARBAGE_DER)}}),
+        ("publicKey-unknown-algorithm", {"publicKey": {"format": "x509",
+                                                       "content": b64(UNKNOWN_ALG_SPKI)}}),
         ("publicKey-content-number", {"publicKey": {"format": "x509", "content": 10**40}}),
         ("publicKey-unicode", {"publicKey": {"format": "x509", "content": "é💩\u202e"}}),
         ("publicKey-url-disabled", {"publicKey": {"format": "x509",
@@ -452,6 +467,9 @@ def _v2() -> Iterator[Case]:
           _hr_v2(_set("signature.verifier.x509Certificate.rawBytes", b64(GARBAGE_DER)))),
         C("v2-create/verifier-pem-not-der", "POST", P,
           _hr_v2(_set("signature.verifier.x509Certificate.rawBytes", b64(pem(CERT))))),
+        C("v2-create/verifier-key-unknown-algorithm", "POST", P, _hr_v2(_set(
+            "signature.verifier", {"publicKey": {"rawBytes": b64(UNKNOWN_ALG_SPKI)},
+                                   "keyDetails": "PKIX_ECDSA_P256_SHA_256"}))),
         C("v2-create/verifier-rsa-1024", "POST", P, _hr_v2(_set("signature.verifier", {
             "publicKey": {"rawBytes": b64(RSA_1024.public_key().public_bytes(
                 serialization.Encoding.DER,
@@ -572,6 +590,12 @@ def _ca() -> Iterator[Case]:
           auth=True, expect=400),
         C("ca/csr-rsa-exponent-3", "POST", P,
           {"certificateSigningRequest": _csr(rsa.generate_private_key(3, 2048))},
+          auth=True, expect=400),
+        C("ca/csr-unknown-key-algorithm", "POST", P, {"certificateSigningRequest": b64(
+            _unknown_key_algorithm(base64.b64decode(_csr(ec.generate_private_key(
+                ec.SECP256R1())))))}, auth=True, expect=400),
+        C("ca/pkr-key-unknown-algorithm", "POST", P, {"publicKeyRequest": {
+            "publicKey": {"content": b64(UNKNOWN_ALG_SPKI)}, "proofOfPossession": "AA=="}},
           auth=True, expect=400),
         C("ca/csr-truncated-pem", "POST", P, {"certificateSigningRequest": b64(pem(CERT)[:10])},
           auth=True, expect=400),

@@ -156,6 +156,7 @@ def build_app(
         routes += rekor.routes
 
     if "ct" in services:
+        from sceau.log.readpath import read_routes
         from sceau.services.ct.api import routes as ct_routes
         from sceau.services.ct.service import build_ct_log
 
@@ -167,6 +168,8 @@ def build_app(
             extra=cfg.dir / "data" / "ct-chains.sqlite",
         )
         routes += ct_routes(ct_log)
+        # The same tree as C2SP tlog-tiles (checkpoint + tiles), for monitors and witnesses.
+        routes += read_routes(ct_log.log, "/ct")
         closers.append(ct_log.close)
 
     dev = None

@@ -63,6 +63,11 @@ def test_serve_runs_every_service_with_health_and_metrics(instance):
         assert httpx.get(f"{url}/tuf/timestamp.json").status_code == 200
         assert httpx.get(f"{url}/oidc/.well-known/openid-configuration").status_code == 200
         assert httpx.get(f"{url}/ct/v1/get-sth").json()["tree_size"] == 0
+        # The CT tree is also served as C2SP tiles; nothing is logged yet, so no tile exists.
+        checkpoint = httpx.get(f"{url}/ct/checkpoint").text
+        empty_root = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="  # SHA-256 of nothing
+        assert checkpoint.startswith(f"127.0.0.1:{port}/ct\n0\n{empty_root}\n\n\u2014 ")
+        assert httpx.get(f"{url}/ct/tile/0/000.p/1").status_code == 404
         metrics = httpx.get(f"{url}/metrics").text
         assert 'sceau_http_requests_total{method="GET",route="/healthz",status="200"}' in metrics
         missing = httpx.get(f"{url}/no/such/path")

@@ -138,15 +138,12 @@ class Log:
                 raise InternalError(
                     f"log {self.name!r} does not exist in storage (run `sceau init`)"
                 )
-            first = None
-            if self.config.genesis is not None:
-                integ = integrate(
-                    TreeEdge(),
-                    [leaf_hash(self.config.genesis)],
-                    [self.config.genesis],
-                    self._load_tile,
-                )
-                first = self._batch_write(integ, [(leaf_hash(self.config.genesis), 0)], [])
+            # The first head: the genesis entry if there is one, else the empty tree; either
+            # way a signed checkpoint exists from the start (the read path always has one).
+            genesis = [] if self.config.genesis is None else [self.config.genesis]
+            hashes = [leaf_hash(e) for e in genesis]
+            integ = integrate(TreeEdge(), hashes, genesis, self._load_tile)
+            first = self._batch_write(integ, [(h, 0) for h in hashes], [])
             self._storage.create_log(self.name, self.origin, first)
             stored = self._storage.load_head(self.name)
             assert stored is not None
@@ -233,7 +230,6 @@ class Log:
         if data is None:
             raise InternalError(f"tile {key[0]}/{key[1]} is missing")
         return data
-
 
     # -- appending --------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
@@ -109,6 +110,162 @@ class _Metrics:
         return wrapped
 
 
+@dataclass
+class _Parts:
+    """What the service builders contribute to the app, in the order they run."""
+
+    cfg: InstanceConfig
+    material: Any
+    routes: list[BaseRoute] = field(default_factory=list)
+    closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    background: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    engine: Any = None
+    ct_log: Any = None
+    dev: Any = None
+
+
+def _engine(p: _Parts, create_storage: bool) -> None:
+    from sceau.log import LogEngine
+
+    p.engine = LogEngine(
+        open_storage(p.cfg, create=create_storage),
+        batch_interval=float(p.cfg.get("log", "batch_interval", 0.05)),
+        batch_size=int(p.cfg.get("log", "batch_size", 2048)),
+        max_pending=int(p.cfg.get("log", "max_pending", 50_000)),
+    )
+
+
+def _rekor(p: _Parts) -> None:
+    from sceau.services.rekor.service import RekorConfig, build_rekor
+
+    config = RekorConfig(
+        url=p.cfg.url,
+        v1_signer=p.material.signer("rekor-v1"),
+        v2_signer=p.material.signer("rekor-v2"),
+        tree_id=p.cfg.get("rekor", "tree_id"),
+    )
+    p.routes += build_rekor(p.engine, config).routes
+
+
+def _ct(p: _Parts) -> None:
+    from sceau.log.readpath import read_routes
+    from sceau.services.ct.api import routes as ct_routes
+    from sceau.services.ct.service import build_ct_log
+
+    p.ct_log = build_ct_log(
+        p.engine,
+        p.material.signer("ct"),
+        [p.material.ca_root],
+        origin=f"{p.cfg.host}/ct",
+        extra=p.cfg.dir / "data" / "ct-chains.sqlite",
+    )
+    p.routes += ct_routes(p.ct_log)
+    # The same tree as C2SP tlog-tiles (checkpoint + tiles), for monitors and witnesses.
+    p.routes += read_routes(p.ct_log.log, "/ct")
+    p.closers.append(p.ct_log.close)
+
+
+def _dev_issuer(p: _Parts, serve_routes: bool) -> None:
+    from sceau.services.oidc import DevIssuer
+
+    p.dev = DevIssuer.for_instance(p.material.signer("dev-oidc"), p.cfg.url)
+    if serve_routes:
+        from sceau.services.oidc import routes as oidc_routes
+
+        log.warning(
+            "the development OIDC issuer is enabled at %s/oidc: for development only, "
+            "never in production",
+            p.cfg.url,
+        )
+        p.routes.append(Mount("/oidc", routes=oidc_routes(p.dev)))
+
+
+def _ca(p: _Parts) -> None:
+    from sceau.services.ca.api import routes as ca_routes
+    from sceau.services.ca.authority import CAChain
+    from sceau.services.ca.ctclient import HTTPCTClient, InProcessCTClient
+    from sceau.services.ca.issuer import CertificateAuthority
+    from sceau.services.ca.issuers import IssuerSet
+    from sceau.services.ca.oidc import TokenVerifier
+
+    m, cfg, dev = p.material, p.cfg, p.dev
+    chain = CAChain(m.ca_root, m.ca_intermediate, m.signer("ca-intermediate"))
+    if p.ct_log is not None:  # same process: no HTTP round trip
+        ct_client: Any = InProcessCTClient(p.ct_log)
+    else:
+        ct_client = HTTPCTClient(str(cfg.get("ca", "ct_url", cfg.url)))
+        p.closers.append(ct_client.aclose)
+    ca = CertificateAuthority(chain, ct_client, ct_keys=[m.signer("ct").public_key()])
+    issuer_cfg = {k: v for k, v in cfg.raw.get("ca", {}).items() if k in FULCIO_ISSUER_KEYS}
+    issuers = IssuerSet.from_config(issuer_cfg, dev_oidc_url=dev.issuer_url if dev else None)
+    # The dev issuer's keys are known here: the CA need not fetch its own JWKS over HTTP.
+    pinned = (
+        {u: dev.jwks()["keys"] for u in (dev.issuer_url, dev.github_issuer_url)} if dev else None
+    )
+    verifier = TokenVerifier(issuers, pinned_keys=pinned)
+    p.closers.append(verifier.aclose)
+    p.routes += ca_routes(ca, verifier)
+
+
+def _tsa(p: _Parts) -> None:
+    from sceau.services.tsa import TimestampAuthority
+    from sceau.services.tsa import routes as tsa_routes
+
+    m = p.material
+    p.routes += tsa_routes(TimestampAuthority(m.signer("tsa"), [m.tsa_leaf, m.tsa_root]))
+
+
+def _tuf(p: _Parts) -> None:
+    from sceau.services.tuf import refresh_periodically
+    from sceau.services.tuf import routes as tuf_routes
+    from sceau.trust import TufKeys, TufRepository
+
+    p.routes += tuf_routes(p.cfg.tuf_dir)
+    repo = TufRepository(p.cfg.tuf_dir, TufKeys.load(p.cfg.keys_dir))
+    p.background.append(lambda: refresh_periodically(repo))
+
+
+def _health_and_metrics(p: _Parts, services: set[str], metrics: _Metrics) -> None:
+    engine = p.engine
+
+    async def healthz(request: Request) -> JSONResponse:
+        logs = {}
+        if engine is not None:
+            for name, lg in engine.logs.items():
+                logs[name] = (await lg.latest()).size
+        return JSONResponse({"status": "ok", "services": sorted(services), "logs": logs})
+
+    async def metrics_endpoint(request: Request) -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    p.routes += [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    ]
+
+
+def _lifespan(p: _Parts) -> Callable[[Starlette], Any]:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if p.engine is not None:
+            await p.engine.start(create=False)
+        tasks = [asyncio.create_task(make()) for make in p.background]
+        try:
+            yield
+        finally:
+            for t in tasks:
+                t.cancel()
+            for close in p.closers:
+                with contextlib.suppress(Exception):
+                    await close()
+            if p.engine is not None:
+                await p.engine.close()
+
+    return lifespan
+
+
 def build_app(
     cfg: InstanceConfig,
     *,
@@ -124,153 +281,31 @@ def build_app(
         dev_oidc = bool(cfg.get("oidc", "dev", False))
     if not dev_oidc:
         services.discard("oidc")
-    material = Material.load(cfg)
-    routes: list[BaseRoute] = []
-    closers: list[Any] = []
-    background: list[Any] = []
-    engine = None
-    ct_log = None
-
+    p = _Parts(cfg, Material.load(cfg))
+    # Order matters: the logs join the engine before it starts; the CA uses the CT log and
+    # the dev issuer if they are built here.
     if services & {"rekor", "ct"}:
-        from sceau.log import LogEngine
-
-        engine = LogEngine(
-            open_storage(cfg, create=create_storage),
-            batch_interval=float(cfg.get("log", "batch_interval", 0.05)),
-            batch_size=int(cfg.get("log", "batch_size", 2048)),
-            max_pending=int(cfg.get("log", "max_pending", 50_000)),
-        )
-
+        _engine(p, create_storage)
     if "rekor" in services:
-        from sceau.services.rekor.service import RekorConfig, build_rekor
-
-        rekor = build_rekor(
-            engine,
-            RekorConfig(
-                url=cfg.url,
-                v1_signer=material.signer("rekor-v1"),
-                v2_signer=material.signer("rekor-v2"),
-                tree_id=cfg.get("rekor", "tree_id"),
-            ),
-        )
-        routes += rekor.routes
-
+        _rekor(p)
     if "ct" in services:
-        from sceau.log.readpath import read_routes
-        from sceau.services.ct.api import routes as ct_routes
-        from sceau.services.ct.service import build_ct_log
-
-        ct_log = build_ct_log(
-            engine,
-            material.signer("ct"),
-            [material.ca_root],
-            origin=f"{cfg.host}/ct",
-            extra=cfg.dir / "data" / "ct-chains.sqlite",
-        )
-        routes += ct_routes(ct_log)
-        # The same tree as C2SP tlog-tiles (checkpoint + tiles), for monitors and witnesses.
-        routes += read_routes(ct_log.log, "/ct")
-        closers.append(ct_log.close)
-
-    dev = None
+        _ct(p)
     if dev_oidc:
-        from sceau.services.oidc import DevIssuer
-
-        dev = DevIssuer.for_instance(material.signer("dev-oidc"), cfg.url)
-        if "oidc" in services:
-            from sceau.services.oidc import routes as oidc_routes
-
-            log.warning(
-                "the development OIDC issuer is enabled at %s/oidc: for development "
-                "only, never in production",
-                cfg.url,
-            )
-            routes.append(Mount("/oidc", routes=oidc_routes(dev)))
-
+        _dev_issuer(p, serve_routes="oidc" in services)
     if "ca" in services:
-        from sceau.services.ca.api import routes as ca_routes
-        from sceau.services.ca.authority import CAChain
-        from sceau.services.ca.ctclient import HTTPCTClient, InProcessCTClient
-        from sceau.services.ca.issuer import CertificateAuthority
-        from sceau.services.ca.issuers import IssuerSet
-        from sceau.services.ca.oidc import TokenVerifier
-
-        chain = CAChain(
-            material.ca_root, material.ca_intermediate, material.signer("ca-intermediate")
-        )
-        if ct_log is not None:
-            ct_client: Any = InProcessCTClient(ct_log)
-        else:
-            ct_client = HTTPCTClient(str(cfg.get("ca", "ct_url", cfg.url)))
-            closers.append(ct_client.aclose)
-        ca = CertificateAuthority(chain, ct_client, ct_keys=[material.signer("ct").public_key()])
-        issuer_cfg = {k: v for k, v in cfg.raw.get("ca", {}).items() if k in FULCIO_ISSUER_KEYS}
-        issuers = IssuerSet.from_config(issuer_cfg, dev_oidc_url=dev.issuer_url if dev else None)
-        pinned = (
-            {u: dev.jwks()["keys"] for u in (dev.issuer_url, dev.github_issuer_url)}
-            if dev
-            else None
-        )
-        verifier = TokenVerifier(issuers, pinned_keys=pinned)
-        closers.append(verifier.aclose)
-        routes += ca_routes(ca, verifier)
-
+        _ca(p)
     if "tsa" in services:
-        from sceau.services.tsa import TimestampAuthority
-        from sceau.services.tsa import routes as tsa_routes
-
-        tsa = TimestampAuthority(material.signer("tsa"), [material.tsa_leaf, material.tsa_root])
-        routes += tsa_routes(tsa)
-
+        _tsa(p)
     if "tuf" in services:
-        from sceau.services.tuf import refresh_periodically
-        from sceau.services.tuf import routes as tuf_routes
-        from sceau.trust import TufKeys, TufRepository
-
-        routes += tuf_routes(cfg.tuf_dir)
-        repo = TufRepository(cfg.tuf_dir, TufKeys.load(cfg.keys_dir))
-        background.append(lambda: refresh_periodically(repo))
-
+        _tuf(p)
     metrics = _Metrics()
+    _health_and_metrics(p, services, metrics)
 
-    async def healthz(request: Request) -> JSONResponse:
-        logs = {}
-        if engine is not None:
-            for name, lg in engine.logs.items():
-                logs[name] = (await lg.latest()).size
-        return JSONResponse({"status": "ok", "services": sorted(services), "logs": logs})
-
-    async def metrics_endpoint(request: Request) -> Response:
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-    routes += [
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/metrics", metrics_endpoint, methods=["GET"]),
-    ]
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if engine is not None:
-            await engine.start(create=False)
-        tasks = [asyncio.create_task(make()) for make in background]
-        try:
-            yield
-        finally:
-            for t in tasks:
-                t.cancel()
-            for close in closers:
-                with contextlib.suppress(Exception):
-                    await close()
-            if engine is not None:
-                await engine.close()
-
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=p.routes, lifespan=_lifespan(p))
     install_error_handlers(app)
     app.add_middleware(_ASGIWrap, wrap=metrics.middleware)
-    app.state.engine = engine
-    app.state.dev_issuer = dev
+    app.state.engine = p.engine
+    app.state.dev_issuer = p.dev
     return app
 
 

@@ -157,12 +157,22 @@ def _ct(p: _Parts) -> None:
         p.material.signer("ct"),
         [p.material.ca_root],
         origin=f"{p.cfg.host}/ct",
-        extra=p.cfg.dir / "data" / "ct-chains.sqlite",
+        extra=_ct_chain_store(p.cfg),
     )
     p.routes += ct_routes(p.ct_log)
     # The same tree as C2SP tlog-tiles (checkpoint + tiles), for monitors and witnesses.
     p.routes += read_routes(p.ct_log.log, "/ct")
     p.closers.append(p.ct_log.close)
+
+
+def _ct_chain_store(cfg: InstanceConfig) -> Any:
+    """Where CT chains live: beside the logs, so every API process (and host) sees them."""
+    if str(cfg.get("storage", "driver", "sqlite")) in ("postgres", "postgresql"):
+        from sceau.services.ct.extra import PostgresExtraStore
+
+        schema = cfg.get("storage", "schema")
+        return PostgresExtraStore(str(cfg.get("storage", "dsn")), schema=schema or None)
+    return cfg.dir / "data" / "ct-chains.sqlite"
 
 
 def _dev_issuer(p: _Parts, serve_routes: bool) -> None:

@@ -69,6 +69,13 @@ def test_two_workers_on_postgres_serve_real_clients(tmp_path, pg_dsn):
             assert r.returncode == 0, r.stderr
         logs = httpx.get(f"{url}/healthz").json()["logs"]
         assert logs["rekor-v1"] == 3 and logs["rekor-v2"] == 3 and logs["ct"] >= 1
+        # Certificates issued by either worker: every CT entry has its chain, whichever
+        # worker answers (the chains live in PostgreSQL, not in one process's file).
+        for _ in range(4):
+            entries = httpx.get(f"{url}/ct/v1/get-entries",
+                                params={"start": 0, "end": logs["ct"] - 1}).json()["entries"]
+            assert len(entries) == logs["ct"]
+            assert all(e["extra_data"] for e in entries)
     finally:
         server.terminate()
         server.wait(timeout=30)

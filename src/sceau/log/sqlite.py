@@ -166,7 +166,8 @@ class SQLiteStorage:
         inserted = _insert_rows(
             c,
             "INSERT OR IGNORE INTO leaves(log, hash, idx) VALUES ",
-            [(log_id, lh, idx) for lh, idx in w.leaves],
+            # In key order: the B-tree pages each batch touches are visited once, in order.
+            [(log_id, lh, idx) for lh, idx in sorted(w.leaves)],
         )
         if inserted != len(w.leaves):  # some hashes were already there: write nothing
             existing = self._existing(c, log_id, [lh for lh, _ in w.leaves], w.old_size)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,42 @@ from tests.serving import free_port
 
 # Variables that would make a client pick up an identity or config from the test runner.
 AMBIENT = ("SIGSTORE_", "ACTIONS_ID_TOKEN_", "GITHUB_", "SCEAU_", "NODE_OPTIONS", "NPM_CONFIG_")
+
+
+@dataclass(frozen=True)
+class ServedInstance:
+    """A running instance: where its files are and where it listens."""
+
+    dir: Path
+    url: str
+
+    @property
+    def trust_config(self) -> Path:
+        return self.dir / "trust" / "trust_config.json"
+
+    @property
+    def trusted_root(self) -> Path:
+        return self.dir / "trust" / "trusted_root.json"
+
+    @property
+    def signing_config(self) -> Path:
+        return self.dir / "trust" / "signing_config.v0.2.json"
+
+    @property
+    def tuf_url(self) -> str:
+        return f"{self.url}/tuf"
+
+    @property
+    def tuf_root(self) -> Path:
+        return self.dir / "tuf" / "root.json"
+
+    @property
+    def email_issuer(self) -> str:
+        return f"{self.url}/oidc"
+
+    @property
+    def github_issuer(self) -> str:
+        return f"{self.url}/oidc/github"
 
 
 def client_env(

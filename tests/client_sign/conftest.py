@@ -13,41 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.instance import client_env, served_instance
+from tests.instance import ServedInstance, client_env, served_instance
 
 BIN = Path(sys.executable).parent
 EMAIL = "signer@example.com"
 
 
 @dataclass(frozen=True)
-class Instance:
-    dir: Path
-    url: str
+class Instance(ServedInstance):
     home: Path  # HOME / XDG dirs of client subprocesses
 
     @property
-    def trust_config(self) -> Path:
-        return self.dir / "trust" / "trust_config.json"
-
-    @property
-    def trusted_root(self) -> Path:
-        return self.dir / "trust" / "trusted_root.json"
-
-    @property
-    def signing_config(self) -> Path:
-        return self.dir / "trust" / "signing_config.v0.2.json"
-
-    @property
-    def tuf_url(self) -> str:
-        return f"{self.url}/tuf"
-
-    @property
-    def tuf_root(self) -> Path:
-        return self.dir / "tuf" / "root.json"
-
-    @property
     def issuer(self) -> str:
-        return f"{self.url}/oidc"
+        return self.email_issuer
 
     def token(self, email: str = EMAIL, lifetime: int = 600) -> str:
         from sceau.cli.dev_token import load_dev_issuer

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.instance import client_env, served_instance
+from tests.instance import ServedInstance, client_env, served_instance
 
 HERE = Path(__file__).resolve().parent
 JS_DIR = HERE / "js"
@@ -37,36 +37,7 @@ PREDICATE = {
 }
 
 
-@dataclass(frozen=True)
-class Instance:
-    """A running instance: where its files are and where it listens."""
-
-    dir: Path
-    url: str
-
-    @property
-    def trust_config(self) -> Path:
-        return self.dir / "trust" / "trust_config.json"
-
-    @property
-    def trusted_root(self) -> Path:
-        return self.dir / "trust" / "trusted_root.json"
-
-    @property
-    def signing_config(self) -> Path:
-        return self.dir / "trust" / "signing_config.v0.2.json"
-
-    @property
-    def tuf_root(self) -> Path:
-        return self.dir / "tuf" / "root.json"
-
-    @property
-    def email_issuer(self) -> str:
-        return f"{self.url}/oidc"
-
-    @property
-    def github_issuer(self) -> str:
-        return f"{self.url}/oidc/github"
+Instance = ServedInstance
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sceau.errors import InputError, InternalError, NotFound, Overloaded
 from sceau.log.integrate import (
@@ -65,7 +65,7 @@ class SignedCheckpoint:
     note: str  # the full signed note text
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs 0.6 µs per entry at 40k/s
 class AppendResult:
     index: int
     leaf_hash: bytes
@@ -75,12 +75,17 @@ class AppendResult:
     duplicate: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     entry: bytes
     leaf_hash: bytes
-    keys: tuple[str, ...]
-    futures: list[asyncio.Future[AppendResult]] = field(default_factory=list)
+    keys: Sequence[str]
+    future: asyncio.Future[AppendResult]
+    # later appends of the same entry while it waits: answered as duplicates of the first
+    repeats: list[asyncio.Future[AppendResult]] | None = None
+
+    def futures(self) -> list[asyncio.Future[AppendResult]]:
+        return [self.future, *self.repeats] if self.repeats else [self.future]
 
 
 def _now_ms() -> int:
@@ -243,17 +248,23 @@ class Log:
             raise Overloaded(f"log {self.name} is not accepting entries", retry_after=1)
         if len(self._pool) + self._in_flight >= self.engine.max_pending:
             raise Overloaded(f"log {self.name} is overloaded, retry later", retry_after=1)
-        lh = leaf_hash(bytes(entry))
-        fut: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
-        pending = self._pool.get(lh)
+        entry = bytes(entry)
+        lh = leaf_hash(entry)
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[AppendResult] = loop.create_future()
+        pool = self._pool
+        pending = pool.get(lh)
         if pending is None:
-            pending = self._pool[lh] = _Pending(bytes(entry), lh, tuple(keys))
-            if len(self._pool) == 1:
-                self._first_arrival = asyncio.get_running_loop().time()
+            pool[lh] = _Pending(entry, lh, tuple(keys) if keys else (), fut)
+            if len(pool) == 1:
+                self._first_arrival = loop.time()
                 self._wake.set()
-            if len(self._pool) >= self.engine.batch_size:
+            if len(pool) >= self.engine.batch_size:
                 self._full.set()
-        pending.futures.append(fut)
+        elif pending.repeats is None:
+            pending.repeats = [fut]
+        else:
+            pending.repeats.append(fut)
         return await fut
 
     async def _run(self) -> None:
@@ -287,7 +298,7 @@ class Log:
                     )
                 )
                 for p in batch:
-                    for f in p.futures:
+                    for f in p.futures():
                         if not f.done():
                             f.set_exception(error)
                 try:
@@ -298,9 +309,11 @@ class Log:
                     log.error("log %s: reload after a failed batch failed: %s", self.name, e2)
             else:
                 for p, r in zip(batch, results, strict=True):
-                    for i, f in enumerate(p.futures):
-                        if not f.done():  # later identical appends are duplicates of the first
-                            f.set_result(r if i == 0 else dataclasses.replace(r, duplicate=True))
+                    if not p.future.done():
+                        p.future.set_result(r)
+                    for f in p.repeats or ():
+                        if not f.done():
+                            f.set_result(dataclasses.replace(r, duplicate=True))
             finally:
                 self._in_flight = 0
             if not self._pool:
@@ -393,7 +406,8 @@ class Log:
             idx = old_size + i
             index_of[p.leaf_hash] = idx
             leaves.append((p.leaf_hash, idx))
-            keys.extend((k, idx) for k in p.keys)
+            if p.keys:
+                keys.extend([(k, idx) for k in p.keys])
         if fresh:
             write = self._batch_write(integ, leaves, keys)
             # Self-check before anything is acknowledged: the proofs we hand out must verify.

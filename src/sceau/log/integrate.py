@@ -50,10 +50,13 @@ def split_hashes(data: bytes) -> list[bytes]:
     return [data[i : i + 32] for i in range(0, len(data), 32)]
 
 
-def _fold(hashes: list[bytes]) -> bytes:
+def _fold_levels(hashes: list[bytes]) -> list[list[bytes]]:
+    """Every level of the complete subtree over ``hashes`` (a power of two), leaves first."""
+    levels = [hashes]
     while len(hashes) > 1:
         hashes = [node_hash(hashes[i], hashes[i + 1]) for i in range(0, len(hashes), 2)]
-    return hashes[0]
+        levels.append(hashes)
+    return levels
 
 
 def _split(n: int) -> int:
@@ -107,14 +110,21 @@ class TreeHasher:
     proofs share are hashed once.
     """
 
-    def __init__(self, size: int, tiles: dict[TileKey, list[bytes]], load: TileLoader) -> None:
+    def __init__(
+        self,
+        size: int,
+        tiles: dict[TileKey, list[bytes]],
+        load: TileLoader,
+        blocks: dict[int, list[list[bytes]]] | None = None,
+    ) -> None:
         self.size = size
         self._tiles = tiles
         self._load = load
         self._nodes: dict[tuple[int, int], bytes] = {}
         self._ranges: dict[tuple[int, int], bytes] = {}
         self._upper: dict[int, tuple[list[bytes], int, int]] = {}
-        self._blocks: dict[int, list[list[bytes]]] = {}
+        # block -> its levels; integration hands over the ones it already hashed
+        self._blocks: dict[int, list[list[bytes]]] = blocks if blocks is not None else {}
 
     def _tile(self, key: TileKey) -> list[bytes]:
         tile = self._tiles.get(key)
@@ -262,6 +272,7 @@ def integrate(
     while s:
         stored.append(s)
         s >>= TILE_HEIGHT
+    blocks: dict[int, list[list[bytes]]] = {}  # completed level-0 tiles, every level
     for h in leaf_hashes:
         level = 0
         while True:
@@ -277,7 +288,10 @@ def integrate(
             stored[level] = n + 1
             if len(tile) < TILE_WIDTH:
                 break
-            h = _fold(tile)
+            levels = _fold_levels(tile)
+            if level == 0:
+                blocks[key[1]] = levels  # the proofs of this batch need them again
+            h = levels[-1][0]
             level += 1
 
     b_idx, b_data = edge.bundle
@@ -307,4 +321,4 @@ def integrate(
     if size:
         idx = (size - 1) >> TILE_HEIGHT
         new_edge.bundle = (idx, bytes(bundles[idx]) if idx in bundles else b"")
-    return Integration(old_size, new_edge, writes, TreeHasher(size, work, load))
+    return Integration(old_size, new_edge, writes, TreeHasher(size, work, load, blocks))

@@ -7,9 +7,13 @@ Prints, from one run on one disk:
   the engine's batch size per transaction) — the ceiling the engine is compared with,
 - the ratio, and the engine's resident memory at 100k and 1M entries (flat in log size).
 
-The engine runs on uvloop, as under ``sceau serve``.
+The engine runs on uvloop with ``sceau serve``'s batch size (2048), fed by twice as many
+concurrent writers as a batch holds, so one batch fills while the previous one commits
+(the engine at saturation). Engine and raw inserts alternate for ``--rounds`` rounds and
+the medians are reported: on a shared VM the machine's speed drifts by ±20% within a
+minute, and alternating keeps both sides of each ratio under the same conditions.
 
-    .venv/bin/python bench/log_append.py [--entries 200000] [--entry-size 300] [--skip-memory]
+    .venv/bin/python bench/log_append.py [--entries 200000] [--rounds 3] [--skip-memory]
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import argparse
 import asyncio
 import os
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,6 +72,8 @@ async def engine_rate(
     start = time.perf_counter()
     await asyncio.gather(*(writer(w) for w in range(writers)))
     elapsed = time.perf_counter() - start
+    for mark in marks:  # entries // writers rounds down: the last mark is the end
+        memory[mark] = rss_mb()
     await engine.close()
     with sqlite3.connect(db) as conn:
         (batches,) = conn.execute("SELECT count(*) FROM batches").fetchone()
@@ -114,52 +121,70 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--entries", type=int, default=200_000)
     ap.add_argument("--entry-size", type=int, default=300)
-    ap.add_argument("--writers", type=int, default=4000)
-    ap.add_argument("--batch", type=int, default=4096)
+    ap.add_argument("--batch", type=int, default=2048, help="engine batch size (serve: 2048)")
+    ap.add_argument("--writers", type=int, help="concurrent writers (default: 2 x batch)")
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    writers = args.writers or 2 * args.batch
 
-    with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
-        if args.memory_child:
+    if args.memory_child:
+        with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
             marks = (100_000, args.memory_child)
-            _, mem = run(
+            rate, mem = run(
                 engine_rate(
                     Path(tmp) / "m.sqlite",
                     args.memory_child,
                     args.entry_size,
-                    args.writers,
+                    writers,
                     args.batch,
                     marks,
                 )
             )
-            print(" ".join(f"{k}:{v:.0f}" for k, v in mem.items() if k != "mean_batch"))
-            return
-        rate, stats = run(
-            engine_rate(
-                Path(tmp) / "e.sqlite", args.entries, args.entry_size, args.writers, args.batch
+        mem["rate"] = rate
+        print(" ".join(f"{k}:{v:.0f}" for k, v in mem.items() if k != "mean_batch"))
+        return
+
+    rates, raws, keyeds, batches = [], [], [], []
+    for r in range(args.rounds):
+        with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
+            rate, stats = run(
+                engine_rate(
+                    Path(tmp) / "e.sqlite", args.entries, args.entry_size, writers, args.batch
+                )
             )
+            # The comparison commits as many rows per transaction as the engine's batches had.
+            per_commit = max(1, round(stats["mean_batch"]))
+            raw = raw_sqlite_rate(
+                Path(tmp) / "r.sqlite", args.entries, args.entry_size, per_commit, keyed=False
+            )
+            keyed = raw_sqlite_rate(
+                Path(tmp) / "k.sqlite", args.entries, args.entry_size, per_commit, keyed=True
+            )
+        rates.append(rate)
+        raws.append(raw)
+        keyeds.append(keyed)
+        batches.append(per_commit)
+        print(
+            f"  round {r + 1}: engine {rate:8,.0f}/s   raw {raw:9,.0f} rows/s   "
+            f"ratio {rate / raw:.3f}   (mean batch {per_commit})",
+            flush=True,
         )
-        # The comparison commits as many rows per transaction as the engine's batches had.
-        per_commit = max(1, round(stats["mean_batch"]))
-        raw = raw_sqlite_rate(
-            Path(tmp) / "r.sqlite", args.entries, args.entry_size, per_commit, keyed=False
-        )
-        keyed = raw_sqlite_rate(
-            Path(tmp) / "k.sqlite", args.entries, args.entry_size, per_commit, keyed=True
-        )
+    rate, raw, keyed = (statistics.median(x) for x in (rates, raws, keyeds))
+    ratio = statistics.median(a / b for a, b in zip(rates, raws, strict=True))
     print(
-        f"engine durable appends/s   : {rate:10,.0f}  (entries of {args.entry_size} B, "
-        f"{args.writers} concurrent writers)"
+        f"engine durable appends/s   : {rate:10,.0f}  (median of {args.rounds}; entries of "
+        f"{args.entry_size} B, {writers} concurrent writers, batch {args.batch})"
     )
     print(
         f"raw SQLite batched inserts : {raw:10,.0f}  rows/s, rowid order "
-        f"({args.batch} rows per commit)"
+        f"({statistics.median(batches)} rows per commit, as the engine's batches)"
     )
     print(f"  ... keyed by leaf hash   : {keyed:10,.0f}  rows/s, 32-byte hash primary key")
     print(
-        f"engine / raw (rowid)       : {rate / raw:10.2f}   (target >= 0.25; "
-        f"engine target >= 20,000/s)"
+        f"engine / raw (rowid)       : {ratio:10.2f}   (median of the rounds' ratios; "
+        f"target >= 0.25; engine target >= 20,000/s)"
     )
     print(f"engine / raw (hash-keyed)  : {rate / keyed:10.2f}")
     if not args.skip_memory:
@@ -171,6 +196,8 @@ def main() -> None:
                 "1000000",
                 "--entry-size",
                 str(args.entry_size),
+                "--batch",
+                str(args.batch),
             ],
             capture_output=True,
             text=True,
@@ -179,6 +206,7 @@ def main() -> None:
         mem = dict(item.split(":") for item in out)
         print(f"engine RSS at 100k entries : {float(mem['100000']):10.0f} MB")
         print(f"engine RSS at 1M entries   : {float(mem['1000000']):10.0f} MB  (target < 300 MB)")
+        print(f"  ... appends/s over all 1M: {float(mem['rate']):10,.0f}  (the leaf index grows)")
 
 
 if __name__ == "__main__":

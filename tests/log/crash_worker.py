@@ -20,7 +20,8 @@ ORIGIN = "crash.example.test"
 
 
 async def main(db: Path, key: Path, prefix: str) -> None:
-    engine = LogEngine(SQLiteStorage(db), batch_interval=0.01, batch_size=512)
+    # Small leaf-index runs: background merges are in flight when the kill lands.
+    engine = LogEngine(SQLiteStorage(db, leaf_run=1000), batch_interval=0.01, batch_size=512)
     engine.add_log(LogConfig("main", ORIGIN, [note_signer(ORIGIN, load_signer(key))]))
     await engine.start()
     lg = engine.log("main")

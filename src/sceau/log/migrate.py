@@ -3,7 +3,8 @@
 Used by ``sceau migrate``. The rows are copied as they are (tiles, entry bundles, leaf
 index, search terms, batch times, head and its signed checkpoint), one PostgreSQL
 transaction per log, so a log is either fully copied or not at all. The source must not
-be in use: the SQLite driver's lock file is taken for the duration. Afterwards every log
+be in use: the SQLite driver holds its lock for the duration, and first merges its
+in-memory leaf-index run so the ``leaves`` table is complete. Afterwards every log
 is read back from PostgreSQL: row counts and a digest of every table must match the
 source, and the right-edge tiles must give the stored root hash.
 """
@@ -11,7 +12,6 @@ source, and the right-edge tiles must give the stored root hash.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import sqlite3
@@ -45,17 +45,22 @@ class MigratedLog:
 
 
 @contextlib.contextmanager
-def _source_lock(path: Path) -> Iterator[None]:
-    """Hold the SQLite driver's lock: refuse while a server has the database open."""
-    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+def _source_lock(path: Path) -> Iterator[Path]:
+    """Hold the SQLite driver (and its lock): refuse while a server has the database open.
+
+    Opening it also completes the ``leaves`` table (the driver merges its leaf-index run).
+    """
+    from sceau.log.sqlite import DatabaseInUse, SQLiteStorage
+
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise Conflict(f"{path} is in use: stop the instance before migrating") from None
-        yield
+        store = SQLiteStorage(path, create=False)
+    except DatabaseInUse:
+        raise Conflict(f"{path} is in use: stop the instance before migrating") from None
+    try:
+        store.merge_leaf_index()
+        yield store.index_path
     finally:
-        os.close(fd)
+        store.close()
 
 
 def _digest(rows: Iterator[tuple[object, ...]]) -> tuple[int, str]:
@@ -83,8 +88,10 @@ def migrate_sqlite_to_postgres(
     path = Path(sqlite_path)
     if not path.exists():
         raise InputError(f"{path} does not exist: nothing to migrate")
-    with _source_lock(path):
+    with _source_lock(path) as index_path:
         src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # The leaf index has a file of its own; attached, its ``leaves`` reads like a table here.
+        src.execute("ATTACH DATABASE ? AS leaf_index", (f"file:{index_path}?mode=ro",))
         target = PostgresStorage(dsn, schema=schema, application_name="sceau-migrate")
         try:
             logs = src.execute(

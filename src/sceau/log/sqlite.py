@@ -3,6 +3,9 @@
 One database file holds every log of an engine. The writer connection is used only by
 the engine's sequencing thread; each reader thread gets its own connection (WAL lets
 readers run beside the writer). A batch is one transaction, so one fsync per batch.
+
+The leaf index (leaf hash -> index) lives beside it, in ``<name>-leaves.sqlite``, and is
+written in sorted runs by a background thread: see :mod:`sceau.log.leafindex`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from sceau.errors import InternalError
+from sceau.log.leafindex import RUN_SIZE, LeafIndex
 from sceau.log.storage import BatchWrite, DuplicateLeaves, StaleHead, TileKey, TreeHead
+from sceau.merkle.tiles import TILE_HEIGHT, TILE_WIDTH
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS logs (
@@ -32,10 +37,6 @@ CREATE TABLE IF NOT EXISTS tiles (
     log INTEGER NOT NULL, level INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL,
     PRIMARY KEY (log, level, idx)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS leaves (
-    log INTEGER NOT NULL, hash BLOB NOT NULL, idx INTEGER NOT NULL,
-    PRIMARY KEY (log, hash)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS search (
     log INTEGER NOT NULL, key TEXT NOT NULL, idx INTEGER NOT NULL,
     PRIMARY KEY (log, key, idx)
@@ -47,26 +48,29 @@ CREATE TABLE IF NOT EXISTS batches (
 """
 
 
-_ROWS_PER_STATEMENT = 500
-
-
 def _insert_rows(c: sqlite3.Connection, head: str, rows: Sequence[tuple[object, ...]]) -> int:
     """Insert many rows with multi-row VALUES statements; returns how many were inserted.
 
-    One statement per 500 rows instead of one per row: each statement step releases and
-    re-takes the GIL, and under load that hand-off, not SQLite, bounds the batch time.
+    As few statements as SQLite's variable limit allows instead of one per row: each
+    statement step releases and re-takes the GIL, and under load that hand-off, not SQLite,
+    bounds the batch time.
     """
     if not rows:
         return 0
     width = len(rows[0])
+    per_statement = max(1, c.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width)
     one = "(" + ",".join("?" * width) + ")"
     total = 0
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
         params = [value for row in chunk for value in row]
         cur = c.execute(head + ",".join([one] * len(chunk)), params)
         total += cur.rowcount
     return total
+
+
+class DatabaseInUse(InternalError):
+    """Another process holds the database (a running instance)."""
 
 
 class SQLiteStorage:
@@ -74,7 +78,9 @@ class SQLiteStorage:
 
     detects_duplicates = True  # commit() raises DuplicateLeaves instead of a pre-check
 
-    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, create: bool = True, leaf_run: int = RUN_SIZE
+    ) -> None:
         self.path = Path(path)
         if not create and not self.path.exists():
             raise InternalError(f"log database {self.path} does not exist (run `sceau init`)")
@@ -85,13 +91,31 @@ class SQLiteStorage:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(self._lock_fd)
-            raise InternalError(f"log database {self.path} is in use by another process") from None
-        self._writer = self._connect()
-        self._writer.executescript(SCHEMA)
+            raise DatabaseInUse(f"log database {self.path} is in use by another process") from None
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._ids: dict[str, int] = {}
+        self._writer = self._connect()
+        try:
+            self._writer.executescript(SCHEMA)
+            self.leaf_index = LeafIndex(self.index_path, run_size=leaf_run)
+            try:
+                for log_id, size in self._writer.execute("SELECT id, size FROM logs").fetchall():
+                    self.leaf_index.open_log(log_id, size, self._leaf_hashes)
+            except BaseException:
+                self.leaf_index.close(flush=False)
+                raise
+            # Databases from before the separate index file kept a leaves table here.
+            self._writer.execute("DROP TABLE IF EXISTS leaves")
+        except BaseException:
+            self._writer.close()
+            os.close(self._lock_fd)
+            raise
+
+    @property
+    def index_path(self) -> Path:
+        return self.path.with_name(f"{self.path.stem}-leaves{self.path.suffix}")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -129,19 +153,24 @@ class SQLiteStorage:
                 " VALUES (?,?,?,?,?,?)",
                 (name, origin, 0, b"", "", 0),
             )
+            log_id = c.execute("SELECT id FROM logs WHERE name=?", (name,)).fetchone()[0]
             if first is not None:
-                log_id = c.execute("SELECT id FROM logs WHERE name=?", (name,)).fetchone()[0]
                 self._write_batch(c, first, log_id)
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")
             raise
+        self.leaf_index.open_log(log_id, first.head.size if first else 0, self._leaf_hashes)
 
     def commit(self, write: BatchWrite) -> None:
         c = self._writer
         log_id = self._id(write.log)
+        self.leaf_index.make_room(log_id)
         c.execute("BEGIN IMMEDIATE")
         try:
+            existing = self.leaf_index.find(log_id, [lh for lh, _ in write.leaves])
+            if existing:  # some leaves are already in the log: write nothing
+                raise DuplicateLeaves(existing)
             self._write_batch(c, write, log_id)
             # Commit point: once COMMIT returns (synchronous=FULL, WAL fsynced) the batch and
             # its head are durable together; a crash before it leaves the previous head and
@@ -150,6 +179,8 @@ class SQLiteStorage:
         except BaseException:
             c.execute("ROLLBACK")
             raise
+        # Before the engine acknowledges anything of the batch, so it can be looked up.
+        self.leaf_index.add(log_id, write.leaves)
 
     def _write_batch(self, c: sqlite3.Connection, w: BatchWrite, log_id: int) -> None:
         h = w.head
@@ -159,19 +190,11 @@ class SQLiteStorage:
         )
         if cur.rowcount != 1:
             raise StaleHead(f"log {w.log}: stored tree head is no longer size {w.old_size}")
-        c.executemany(
-            "INSERT OR REPLACE INTO tiles(log, level, idx, data) VALUES (?,?,?,?)",
+        _insert_rows(
+            c,
+            "INSERT OR REPLACE INTO tiles(log, level, idx, data) VALUES ",
             [(log_id, lvl, idx, data) for (lvl, idx), data in w.tiles.items()],
         )
-        inserted = _insert_rows(
-            c,
-            "INSERT OR IGNORE INTO leaves(log, hash, idx) VALUES ",
-            # In key order: the B-tree pages each batch touches are visited once, in order.
-            [(log_id, lh, idx) for lh, idx in sorted(w.leaves)],
-        )
-        if inserted != len(w.leaves):  # some hashes were already there: write nothing
-            existing = self._existing(c, log_id, [lh for lh, _ in w.leaves], w.old_size)
-            raise DuplicateLeaves(existing)
         if w.keys:
             _insert_rows(
                 c,
@@ -184,20 +207,24 @@ class SQLiteStorage:
                 (log_id, w.old_size, h.timestamp_ms),
             )
 
-    @staticmethod
-    def _existing(
-        c: sqlite3.Connection, log_id: int, hashes: Sequence[bytes], below: int
-    ) -> dict[bytes, int]:
-        out: dict[bytes, int] = {}
-        for start in range(0, len(hashes), 500):
-            chunk = list(hashes[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            for lh, idx in c.execute(
-                f"SELECT hash, idx FROM leaves WHERE log=? AND idx<? AND hash IN ({marks})",  # noqa: S608
-                (log_id, below, *chunk),
-            ):
-                out[bytes(lh)] = idx
+    def _leaf_hashes(self, log_id: int, start: int, end: int) -> list[bytes]:
+        """Leaf hashes of ``[start, end)`` from the level-0 tiles (rebuilding the index)."""
+        out: list[bytes] = []
+        for tile in range(start >> TILE_HEIGHT, ((end - 1) >> TILE_HEIGHT) + 1 if end else 0):
+            row = self._writer.execute(
+                "SELECT data FROM tiles WHERE log=? AND level=0 AND idx=?", (log_id, tile)
+            ).fetchone()
+            data = row[0] if row is not None and isinstance(row[0], bytes) else b""
+            first = tile << TILE_HEIGHT
+            lo, hi = max(start, first) - first, min(end, first + TILE_WIDTH) - first
+            if len(data) < hi * 32:
+                raise InternalError(f"log database {self.path} is damaged: tile 0/{tile} is short")
+            out += [data[i * 32 : i * 32 + 32] for i in range(lo, hi)]
         return out
+
+    def merge_leaf_index(self) -> None:
+        """Write every in-memory leaf-index run to the index file (before a migration)."""
+        self.leaf_index.flush()
 
     @contextlib.contextmanager
     def sequencer_lease(self, name: str) -> Iterator[None]:
@@ -246,18 +273,7 @@ class SQLiteStorage:
     def find_leaves(self, name: str, leaf_hashes: Sequence[bytes]) -> dict[bytes, int]:
         if not leaf_hashes:
             return {}
-        log_id = self._id(name)
-        conn = self._reader()
-        out: dict[bytes, int] = {}
-        for start in range(0, len(leaf_hashes), 500):
-            chunk = list(leaf_hashes[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            for lh, idx in conn.execute(
-                f"SELECT hash, idx FROM leaves WHERE log=? AND hash IN ({marks})",  # noqa: S608
-                (log_id, *chunk),
-            ):
-                out[bytes(lh)] = idx
-        return out
+        return self.leaf_index.find(self._id(name), leaf_hashes)
 
     def lookup(self, name: str, key: str, limit: int) -> list[int]:
         rows = (
@@ -283,6 +299,7 @@ class SQLiteStorage:
         return None if row is None else row[0]
 
     def close(self) -> None:
+        self.leaf_index.close()
         self._writer.close()
         with self._readers_lock:
             for conn in self._readers:

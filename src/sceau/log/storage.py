@@ -12,7 +12,9 @@ Two roles, kept apart so a database-backed driver can serve many processes:
 
 Crash invariant every driver must keep: after ``commit`` returns, the batch is durable
 (survives power loss); if it raises or the process dies inside it, nothing of the batch
-is visible. A tree head never refers to tiles that are not stored.
+is visible. A tree head never refers to tiles that are not stored. The leaf index may be
+kept as data derived from the level-0 tiles (the SQLite driver merges it in runs), as long
+as ``find_leaves`` finds every leaf of a batch once its ``commit`` has returned.
 """
 
 from __future__ import annotations

@@ -22,11 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
-import datetime as dt
-import hashlib
-import json
 import os
 import re
 import shutil
@@ -37,6 +33,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from signed_requests import signed_requests  # bench/ is sys.path[0]
 
 LUA = r"""
 local bodies = {}
@@ -101,8 +99,11 @@ def serve(directory: Path, port: int, batch_interval: float, workers: int) -> No
     def make_engine() -> LogEngine:
         return LogEngine(SQLiteStorage(directory / "rekor.sqlite"), batch_interval=batch_interval)
 
-    config = RekorConfig(url=f"http://127.0.0.1:{port}", v1_signer=generate_signer("ecdsa-p256"),
-                         v2_signer=generate_signer("ed25519"))
+    config = RekorConfig(
+        url=f"http://127.0.0.1:{port}",
+        v1_signer=generate_signer("ecdsa-p256"),
+        v2_signer=generate_signer("ed25519"),
+    )
 
     async def ping(request: Request) -> JSONResponse:
         await request.body()
@@ -112,23 +113,47 @@ def serve(directory: Path, port: int, batch_interval: float, workers: int) -> No
     if workers > 1:
         from sceau.services.rekor.workers import run_workers
 
-        run_workers(config, make_engine, host="127.0.0.1", port=port, workers=workers,
-                    socket_path=directory / "sequencer.sock", extra_routes=[ping_route])
+        run_workers(
+            config,
+            make_engine,
+            host="127.0.0.1",
+            port=port,
+            workers=workers,
+            socket_path=directory / "sequencer.sock",
+            extra_routes=[ping_route],
+        )
         return
     engine = make_engine()
     service = build_rekor(engine, config)
     service.routes.append(ping_route)
     app = service.app(engine)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", loop="uvloop",
-                http="httptools", access_log=False)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+    )
 
 
 @contextlib.contextmanager
 def server(directory: Path, batch_interval: float, workers: int = 1):
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(directory), "--port", str(port),
-         "--batch-interval", str(batch_interval), "--workers", str(workers)],
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            str(directory),
+            "--port",
+            str(port),
+            "--batch-interval",
+            str(batch_interval),
+            "--workers",
+            str(workers),
+        ],
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -155,43 +180,8 @@ def server(directory: Path, batch_interval: float, workers: int = 1):
 
 
 def generate(count: int, api: str, out: Path) -> None:
-    """``count`` distinct signed requests, one JSON per line (a few leaf certs reused)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, utils
-    from cryptography.x509.oid import NameOID
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench CA")])
-    now = dt.datetime.now(dt.UTC)
-    certs = []
-    for i in range(16):
-        key = ec.generate_private_key(ec.SECP256R1())
-        cert = (x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(name)
-                .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now).not_valid_after(now + dt.timedelta(hours=1))
-                .add_extension(x509.SubjectAlternativeName(
-                    [x509.RFC822Name(f"bench{i}@example.com")]), critical=True)
-                .sign(ca_key, hashes.SHA256()))
-        certs.append((cert, key))
-    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
-    prefix = os.urandom(8)
-    with out.open("w") as f:
-        for i in range(count):
-            cert, key = certs[i % len(certs)]
-            digest = hashlib.sha256(prefix + i.to_bytes(8, "big")).digest()
-            sig = key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
-            if api == "v1":
-                pem = cert.public_bytes(serialization.Encoding.PEM)
-                body = {"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
-                    "signature": {"content": b64(sig), "publicKey": {"content": b64(pem)}},
-                    "data": {"hash": {"algorithm": "sha256", "value": digest.hex()}}}}
-            else:
-                der = cert.public_bytes(serialization.Encoding.DER)
-                body = {"hashedRekordRequestV002": {"digest": b64(digest), "signature": {
-                    "content": b64(sig), "verifier": {"x509Certificate": {"rawBytes": b64(der)},
-                                                      "keyDetails": "PKIX_ECDSA_P256_SHA_256"}}}}
-            f.write(json.dumps(body, separators=(",", ":")) + "\n")
+    """``count`` distinct signed requests, one JSON per line (16 certificates reused)."""
+    out.write_bytes(b"\n".join(signed_requests(count, api, certificates=16)) + b"\n")
 
 
 def _ms(text: str) -> float:
@@ -202,24 +192,55 @@ def _ms(text: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def run_wrk(base: str, path: str, seconds: int, connections: int, threads: int,
-            script: Path, args: list[str]) -> dict[str, float]:
-    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
-           "--latency", "--timeout", "10s", "-s", str(script), base + path, "--", *args]
+def run_wrk(
+    base: str,
+    path: str,
+    seconds: int,
+    connections: int,
+    threads: int,
+    script: Path,
+    args: list[str],
+) -> dict[str, float]:
+    cmd = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        base + path,
+        "--",
+        *args,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     duration = _ms(re.search(r"requests in ([\d.]+\w+),", out).group(1)) / 1000  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     ok = total - (int(bad.group(1)) if bad else 0)
-    lat = {p: _ms(re.search(rf"\s{p}%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-           for p in ("50", "99")}
-    return {"rate": ok / duration, "p50": lat["50"], "p99": lat["99"], "ok": ok,
-            "failed": total - ok, "socket_errors": errors.group(1) if errors else ""}
+    lat = {
+        p: _ms(re.search(rf"\s{p}%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+        for p in ("50", "99")
+    }
+    return {
+        "rate": ok / duration,
+        "p50": lat["50"],
+        "p99": lat["99"],
+        "ok": ok,
+        "failed": total - ok,
+        "socket_errors": errors.group(1) if errors else "",
+    }
 
 
-async def run_httpx(base: str, path: str, seconds: int, connections: int,
-                    bodies: list[bytes] | None) -> dict[str, float]:
+async def run_httpx(
+    base: str, path: str, seconds: int, connections: int, bodies: list[bytes] | None
+) -> dict[str, float]:
     import httpx
 
     latencies: list[float] = []
@@ -228,14 +249,16 @@ async def run_httpx(base: str, path: str, seconds: int, connections: int,
     deadline = time.monotonic() + seconds
     limits = httpx.Limits(max_connections=connections)
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+
         async def worker() -> None:
             nonlocal ok, failed, counter
             while time.monotonic() < deadline:
                 counter += 1
                 body = bodies[counter % len(bodies)] if bodies else b'{"ping":true}'
                 t0 = time.monotonic()
-                r = await client.post(path, content=body,
-                                      headers={"content-type": "application/json"})
+                r = await client.post(
+                    path, content=body, headers={"content-type": "application/json"}
+                )
                 latencies.append(time.monotonic() - t0)
                 if r.status_code < 300:
                     ok += 1
@@ -247,8 +270,14 @@ async def run_httpx(base: str, path: str, seconds: int, connections: int,
         elapsed = time.monotonic() - start
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
-    return {"rate": ok / elapsed, "p50": pick(0.5), "p99": pick(0.99), "ok": ok,
-            "failed": failed, "socket_errors": ""}
+    return {
+        "rate": ok / elapsed,
+        "p50": pick(0.5),
+        "p99": pick(0.99),
+        "ok": ok,
+        "failed": failed,
+        "socket_errors": "",
+    }
 
 
 def main() -> int:
@@ -258,10 +287,15 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1, help="wrk threads (load generator)")
     p.add_argument("--api", choices=["v1", "v2"], default="v1")
     p.add_argument("--batch-interval", type=float, default=0.05)
-    p.add_argument("--workers", type=int, default=1,
-                   help="HTTP worker processes feeding one sequencer process")
-    p.add_argument("--max-rate", type=int, default=3000,
-                   help="entries/s the pre-generated set must cover without repeats")
+    p.add_argument(
+        "--workers", type=int, default=1, help="HTTP worker processes feeding one sequencer process"
+    )
+    p.add_argument(
+        "--max-rate",
+        type=int,
+        default=3000,
+        help="entries/s the pre-generated set must cover without repeats",
+    )
     p.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -276,8 +310,10 @@ def main() -> int:
         bodies_file = tmpdir / "bodies.jsonl"
         t0 = time.monotonic()
         generate(count, args.api, bodies_file)
-        print(f"generated {count} signed {args.api} hashedrekord requests in "
-              f"{time.monotonic() - t0:.1f}s; load generator: {'wrk' if use_wrk else 'httpx'}")
+        print(
+            f"generated {count} signed {args.api} hashedrekord requests in "
+            f"{time.monotonic() - t0:.1f}s; load generator: {'wrk' if use_wrk else 'httpx'}"
+        )
         path = "/api/v1/log/entries" if args.api == "v1" else "/api/v2/log/entries"
         (tmpdir / "data").mkdir()
         with server(tmpdir / "data", args.batch_interval, args.workers) as (base, _proc):
@@ -286,30 +322,51 @@ def main() -> int:
                 ping_script.write_text(PING_LUA)
                 entry_script = tmpdir / "entries.lua"
                 entry_script.write_text(LUA % {"path": path})
-                ceiling = run_wrk(base, "/bench/ping", min(10, args.seconds), args.connections,
-                                  args.threads, ping_script, [])
-                result = run_wrk(base, path, args.seconds, args.connections, args.threads,
-                                 entry_script, [str(bodies_file), str(args.threads)])
+                ceiling = run_wrk(
+                    base,
+                    "/bench/ping",
+                    min(10, args.seconds),
+                    args.connections,
+                    args.threads,
+                    ping_script,
+                    [],
+                )
+                result = run_wrk(
+                    base,
+                    path,
+                    args.seconds,
+                    args.connections,
+                    args.threads,
+                    entry_script,
+                    [str(bodies_file), str(args.threads)],
+                )
             else:
                 bodies = bodies_file.read_bytes().splitlines()
-                ceiling = asyncio.run(run_httpx(base, "/bench/ping", min(10, args.seconds),
-                                                args.connections, None))
-                result = asyncio.run(run_httpx(base, path, args.seconds, args.connections,
-                                               bodies))
+                ceiling = asyncio.run(
+                    run_httpx(base, "/bench/ping", min(10, args.seconds), args.connections, None)
+                )
+                result = asyncio.run(run_httpx(base, path, args.seconds, args.connections, bodies))
             import httpx
 
             size = httpx.get(f"{base}/api/v1/log").json()["treeSize"]
-    print(f"HTTP ceiling (POST /bench/ping): {ceiling['rate']:,.0f} req/s  "
-          f"p50 {ceiling['p50']:.1f} ms  p99 {ceiling['p99']:.1f} ms")
+    print(
+        f"HTTP ceiling (POST /bench/ping): {ceiling['rate']:,.0f} req/s  "
+        f"p50 {ceiling['p50']:.1f} ms  p99 {ceiling['p99']:.1f} ms"
+    )
     sock = f", socket errors {result['socket_errors']}" if result["socket_errors"] else ""
-    print(f"{args.api} entries: {result['rate']:,.0f} entries/s  p50 {result['p50']:.1f} ms  "
-          f"p99 {result['p99']:.1f} ms  ({result['ok']:.0f} logged, {result['failed']:.0f} "
-          f"refused{sock})")
-    print(f"ratio to ceiling: {result['rate'] / ceiling['rate']:.0%}   "
-          f"(connections {args.connections}, workers {args.workers}, {args.seconds}s; "
-          f"v1 tree size now {size})")
-    target = result["rate"] >= 1000 and result["p99"] <= 1500 and \
-        result["rate"] >= 0.5 * ceiling["rate"]
+    print(
+        f"{args.api} entries: {result['rate']:,.0f} entries/s  p50 {result['p50']:.1f} ms  "
+        f"p99 {result['p99']:.1f} ms  ({result['ok']:.0f} logged, {result['failed']:.0f} "
+        f"refused{sock})"
+    )
+    print(
+        f"ratio to ceiling: {result['rate'] / ceiling['rate']:.0%}   "
+        f"(connections {args.connections}, workers {args.workers}, {args.seconds}s; "
+        f"v1 tree size now {size})"
+    )
+    target = (
+        result["rate"] >= 1000 and result["p99"] <= 1500 and result["rate"] >= 0.5 * ceiling["rate"]
+    )
     print("target (>=1000/s, p99<=1.5s, >=50% of ceiling):", "met" if target else "NOT met")
     return 0
 

@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import datetime as dt
-import hashlib
 import json
 import os
 import re
@@ -38,6 +35,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+from signed_requests import signed_requests  # bench/ is sys.path[0]
 
 ROOT = Path(__file__).resolve().parents[1]
 URL = "http://rekor.bench.test"
@@ -108,58 +107,6 @@ def serve(argv: list[str]) -> None:
     sock.bind(("127.0.0.1", a.port))
     config = uvicorn.Config(rekor.app(engine), log_level="warning", access_log=False, backlog=4096)
     uvicorn.Server(config).run(sockets=[sock])
-
-
-# -- signed requests --------------------------------------------------------------------
-
-
-def signed_requests(n: int) -> list[bytes]:
-    """``n`` distinct hashedrekord v0.0.2 requests signed with one short-lived cert."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, utils
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sceau bench")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(hours=2))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.RFC822Name("bench@example.test")]), critical=True
-        )
-        .sign(key, hashes.SHA256())
-    )
-    raw = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
-    salt = os.urandom(8)
-    out = []
-    for i in range(n):
-        digest = hashlib.sha256(salt + i.to_bytes(8, "big")).digest()
-        sig = key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
-        out.append(
-            json.dumps(
-                {
-                    "hashedRekordRequestV002": {
-                        "digest": base64.b64encode(digest).decode(),
-                        "signature": {
-                            "content": base64.b64encode(sig).decode(),
-                            "verifier": {
-                                "x509Certificate": {"rawBytes": raw},
-                                "keyDetails": "PKIX_ECDSA_P256_SHA_256",
-                            },
-                        },
-                    }
-                },
-                separators=(",", ":"),
-            ).encode()
-        )
-    return out
 
 
 # -- a measured configuration -----------------------------------------------------------

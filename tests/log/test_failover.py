@@ -15,9 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import datetime as dt
-import hashlib
-import json
 import os
 import signal
 import subprocess
@@ -27,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from bench.signed_requests import signed_requests
 
 ROOT = Path(__file__).resolve().parents[2]
 URL = "http://rekor.failover.test"
@@ -57,57 +55,6 @@ def serve(argv: list[str]) -> None:
         engine, RekorConfig(URL, load_signer(a.keys / "v1.pem"), load_signer(a.keys / "v2.pem"))
     )
     uvicorn.run(rekor.app(engine), host="127.0.0.1", port=a.port, log_level="warning")
-
-
-# -- signed entries ------------------------------------------------------------------------
-
-
-def signed_entries(n: int) -> list[bytes]:
-    """``n`` distinct hashedrekord v2 requests, signed by one short-lived certificate."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, utils
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "failover test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(minutes=30))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.RFC822Name("ops@example.test")]), critical=True
-        )
-        .sign(key, hashes.SHA256())
-    )
-    raw = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
-    salt = os.urandom(8)
-    out = []
-    for i in range(n):
-        digest = hashlib.sha256(salt + i.to_bytes(8, "big")).digest()
-        sig = key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
-        out.append(
-            json.dumps(
-                {
-                    "hashedRekordRequestV002": {
-                        "digest": base64.b64encode(digest).decode(),
-                        "signature": {
-                            "content": base64.b64encode(sig).decode(),
-                            "verifier": {
-                                "x509Certificate": {"rawBytes": raw},
-                                "keyDetails": "PKIX_ECDSA_P256_SHA_256",
-                            },
-                        },
-                    }
-                }
-            ).encode()
-        )
-    return out
 
 
 # -- the test ------------------------------------------------------------------------------
@@ -297,7 +244,7 @@ def test_sigkill_of_the_sequencing_process_loses_nothing_and_appends_continue(pg
     v2 = generate_signer("ed25519")
     save_signer(generate_signer("ecdsa-p256"), tmp_path / "v1.pem")
     save_signer(v2, tmp_path / "v2.pem")
-    entries = signed_entries(8_000)
+    entries = signed_requests(8_000)
     workers = _start_workers(3, pg_dsn, schema, tmp_path)
     seen = Observed()
     try:

@@ -74,9 +74,7 @@ def test_sigkill_during_appends_loses_nothing_acknowledged(tmp_path):
         head = await lg.latest()
         entries = await lg.get_entries(0, head.size)
         roots = {size: await lg.root_at(size) for size in checkpoints}
-        consistency = {
-            size: await lg.consistency_proof(size, head.size) for size in checkpoints
-        }
+        consistency = {size: await lg.consistency_proof(size, head.size) for size in checkpoints}
         # The leaf index (runs rebuilt from the tiles, merges cut by the kill) finds them all.
         found = engine.storage.find_leaves("main", [bytes.fromhex(h) for h in acked.values()])
         again = await lg.append(entries[max(acked)])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sceau.errors import Overloaded
+from sceau.errors import InternalError, Overloaded
 from sceau.log import LogConfig, LogEngine
 from sceau.log.leafindex import MAX_SEALED
 from sceau.log.sqlite import SQLiteStorage
@@ -161,3 +161,38 @@ def test_failing_merges_refuse_batches_and_lose_nothing(tmp_path, log_key):
     assert size_while_broken == RUN * (MAX_SEALED + 1) + 1  # nothing of the refused batch
     assert later.index == size_while_broken and not later.duplicate
     assert found == acked  # and "refused" was never logged
+
+
+def test_a_damaged_leaf_index_is_caught_not_served(tmp_path, log_key):
+    """Two rows swapped in the index file: lookups, dedup and `sceau check` all refuse."""
+    db = tmp_path / "log.sqlite"
+
+    async def fill():
+        engine = _engine(db, log_key)
+        await engine.start()
+        acked = await _append_all(engine, [b"d-%d" % i for i in range(600)])
+        await engine.close()  # merges everything into the index file
+        return acked
+
+    acked = asyncio.run(fill())
+    a, b = leaf_hash(b"d-10"), leaf_hash(b"d-20")
+    with sqlite3.connect(tmp_path / "log-leaves.sqlite") as c:
+        c.execute("UPDATE leaves SET idx=? WHERE hash=?", (acked[b], a))
+        c.execute("UPDATE leaves SET idx=? WHERE hash=?", (acked[a], b))
+
+    async def use():
+        engine = _engine(db, log_key)
+        await engine.start(create=False)  # the ordinary start does not read the whole index
+        lg = engine.log("main")
+        with pytest.raises(InternalError, match="leaf index"):
+            await lg.find_leaf(a)
+        with pytest.raises(Overloaded):  # the batch is refused, nothing aliased
+            await lg.append(b"d-10")
+        assert await lg.find_leaf(leaf_hash(b"d-11")) == acked[leaf_hash(b"d-11")]
+        await engine.close()
+        checked = _engine(db, log_key)
+        checked.verify_entries = True  # what `sceau check` does
+        with pytest.raises(InternalError, match="leaf index"):
+            await checked.start(create=False)
+
+    asyncio.run(use())

@@ -2,7 +2,8 @@
 
 The start-up check of ``sceau serve`` already verifies tile sizes, the tile hash tree, the
 right edge against the signed checkpoint and the newest entries. This one also re-hashes
-every stored entry against its leaf (it reads the whole log), and exits 1 on any damage.
+every stored entry against its leaf and looks every leaf up in the leaf index (it reads the
+whole log), and exits 1 on any damage.
 """
 
 from __future__ import annotations
@@ -32,5 +33,5 @@ def run(args: argparse.Namespace) -> int:
             await engine.close()
 
     for name, size in asyncio.run(check()).items():
-        print(f"{name}: {size} entries, every tile and entry verified")
+        print(f"{name}: {size} entries, every tile, entry and leaf-index row verified")
     return 0

@@ -45,6 +45,7 @@ from sceau.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, fold_complete, tile_widt
 from sceau.note import Checkpoint, NoteError, NoteSigner, open_checkpoint, sign_note
 
 log = logging.getLogger("sceau.log")
+_MASK = TILE_WIDTH - 1
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,20 @@ class Log:
         for i, e in enumerate(entries):
             if leaf_hash(e) != tile0[(first + i) & (TILE_WIDTH - 1)]:
                 raise InternalError(f"{what}: entry {first + i} does not match its leaf hash")
+        if self.engine.verify_entries:
+            self._check_leaf_index(first, tile0[: len(entries)], what)
         return edge
+
+    def _check_leaf_index(self, first: int, hashes: list[bytes], what: str) -> None:
+        """(``sceau check``) The leaf index finds each leaf at its own index, or at an earlier
+        copy of the same leaf."""
+        found = self._storage.find_leaves(self.name, hashes)
+        for k, lh in enumerate(hashes, first):
+            at = found.get(lh)
+            if at is None or at > k:
+                raise InternalError(f"{what}: the leaf index does not find entry {k}")
+            if at != k and split_hashes(self._load_tile((0, at >> TILE_HEIGHT)))[at & _MASK] != lh:
+                raise InternalError(f"{what}: the leaf index maps entry {k} to entry {at}")
 
     def _check_tile_tree(self, size: int, edge: TreeEdge, what: str) -> None:
         """Every full tile must hash to its parent's entry, up to the edge (≈1 hash/leaf).
@@ -227,6 +241,7 @@ class Log:
                             raise InternalError(
                                 f"{what}: entry bundle {i} does not match tile 0/{i}"
                             )
+                        self._check_leaf_index(i << TILE_HEIGHT, hashes, what)
             stored >>= TILE_HEIGHT
             level += 1
 
@@ -399,6 +414,12 @@ class Log:
         integ = integrate(
             self._edge, [p.leaf_hash for p in fresh], [p.entry for p in fresh], self._load_tile
         )
+        for lh, idx in existing.items():  # a damaged leaf index must not alias two entries
+            if integ.hasher.node(0, idx) != lh:
+                raise InternalError(
+                    f"log {self.name}: the leaf index maps {lh.hex()} to entry {idx}, "
+                    "whose leaf hash differs (the leaf index is damaged)"
+                )
         index_of = dict(existing)
         leaves: list[tuple[bytes, int]] = []
         keys: list[tuple[str, int]] = []
@@ -564,8 +585,24 @@ class Log:
         return t
 
     async def find_leaf(self, lh: bytes) -> int | None:
-        found = await self._read(self._storage.find_leaves, self.name, [lh])
-        return found.get(lh)
+        """Index of the entry whose leaf hash is ``lh``, checked against the tiles."""
+
+        def find() -> int | None:
+            index = self._storage.find_leaves(self.name, [lh]).get(lh)
+            if index is not None:
+                self._check_leaf(index, lh)
+            return index
+
+        return await self._read(find)
+
+    def _check_leaf(self, index: int, lh: bytes) -> None:
+        """The leaf index is a lookup structure, the tiles are the log: they must agree."""
+        tile = self._read_tile_sync((0, index >> TILE_HEIGHT), (index & (TILE_WIDTH - 1)) + 1)
+        if tile[-32:] != lh:
+            raise InternalError(
+                f"log {self.name}: the leaf index maps {lh.hex()} to entry {index}, "
+                "whose leaf hash differs (the leaf index is damaged)"
+            )
 
     async def lookup(self, key: str, limit: int = 1000) -> list[int]:
         return await self._read(self._storage.lookup, self.name, key, limit)

@@ -273,26 +273,39 @@ def integrate(
         stored.append(s)
         s >>= TILE_HEIGHT
     blocks: dict[int, list[list[bytes]]] = {}  # completed level-0 tiles, every level
-    for h in leaf_hashes:
-        level = 0
+
+    def carry(h: bytes, level: int) -> None:
+        """Append ``h`` at tile level ``level``; a tile it fills carries its root upward."""
         while True:
             if level == len(stored):
                 stored.append(0)
             n = stored[level]
             key = (level, n >> TILE_HEIGHT)
-            tile = work.get(key)
-            if tile is None:
-                tile = work[key] = []
+            tile = work.setdefault(key, [])
             tile.append(h)
             touched.add(key)
             stored[level] = n + 1
             if len(tile) < TILE_WIDTH:
-                break
-            levels = _fold_levels(tile)
-            if level == 0:
-                blocks[key[1]] = levels  # the proofs of this batch need them again
-            h = levels[-1][0]
+                return
+            h = _fold_levels(tile)[-1][0]
             level += 1
+
+    # Level 0 a tile at a time (a slice, not a leaf at a time): most of the work of a batch.
+    if not stored:
+        stored.append(0)
+    pos = 0
+    while pos < len(leaf_hashes):
+        n = stored[0]
+        key = (0, n >> TILE_HEIGHT)
+        tile = work.setdefault(key, [])
+        take = leaf_hashes[pos : pos + TILE_WIDTH - len(tile)]
+        tile.extend(take)
+        touched.add(key)
+        stored[0] = n + len(take)
+        pos += len(take)
+        if len(tile) == TILE_WIDTH:
+            levels = blocks[key[1]] = _fold_levels(tile)  # the batch's proofs reuse them
+            carry(levels[-1][0], 1)
 
     b_idx, b_data = edge.bundle
     bundles: dict[int, bytearray] = {b_idx: bytearray(b_data)}

@@ -63,9 +63,7 @@ def client_env(
     """The environment of a client subprocess: a private HOME and XDG dirs, nothing ambient
     (variables named in ``keep`` survive)."""
     keep = tuple(keep)
-    env = {
-        k: v for k, v in os.environ.items() if k in keep or not k.startswith(AMBIENT)
-    }
+    env = {k: v for k, v in os.environ.items() if k in keep or not k.startswith(AMBIENT)}
     env.update(
         HOME=str(home),
         XDG_CACHE_HOME=str(home / ".cache"),

@@ -24,8 +24,12 @@ IDENTITY = "rotation@example.com"
 
 
 def _sigstore(cfg: InstanceConfig, home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / "c"),
-           "XDG_DATA_HOME": str(home / "d")}
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CACHE_HOME": str(home / "c"),
+        "XDG_DATA_HOME": str(home / "d"),
+    }
     return subprocess.run(
         [SIGSTORE, "--trust-config", str(cfg.trust_dir / "trust_config.json"), *args],
         capture_output=True, text=True, env=env, timeout=120,
@@ -38,8 +42,9 @@ def _sign_all(cfg: InstanceConfig, url: str, work: Path, tag: str) -> list[Path]
     for version in ("1", "2"):
         artifact = work / f"{tag}-v{version}.txt"
         artifact.write_text(f"{tag} {version}\n")
-        r = _sigstore(cfg, work, "sign", "--rekor-version", version, "--identity-token", token,
-                      str(artifact))
+        r = _sigstore(
+            cfg, work, "sign", "--rekor-version", version, "--identity-token", token, str(artifact)
+        )
         assert r.returncode == 0, r.stderr
         bundles.append(artifact)
     return bundles
@@ -54,8 +59,17 @@ def main_token(cfg: InstanceConfig) -> str:
 
 
 def _verify(cfg: InstanceConfig, work: Path, artifact: Path) -> subprocess.CompletedProcess:
-    return _sigstore(cfg, work, "verify", "identity", str(artifact), "--cert-identity", IDENTITY,
-                     "--cert-oidc-issuer", f"{cfg.url}/oidc")
+    return _sigstore(
+        cfg,
+        work,
+        "verify",
+        "identity",
+        str(artifact),
+        "--cert-identity",
+        IDENTITY,
+        "--cert-oidc-issuer",
+        f"{cfg.url}/oidc",
+    )
 
 
 @pytest.mark.interop
@@ -88,8 +102,10 @@ def test_rotating_every_key_keeps_old_bundles_valid_and_signs_new_ones(tmp_path)
         assert r.returncode == 0, f"{artifact.name}: {r.stderr}"
     # The new bundles really are signed by the new keys: the old trust root refuses them.
     (cfg.trust_dir / "trusted_root.json").write_text(json.dumps(old_root))
-    stale = {**json.loads((cfg.trust_dir / "trust_config.json").read_text()),
-             "trustedRoot": old_root}
+    stale = {
+        **json.loads((cfg.trust_dir / "trust_config.json").read_text()),
+        "trustedRoot": old_root,
+    }
     (cfg.trust_dir / "trust_config.json").write_text(json.dumps(stale))
     assert _verify(cfg, work, after[0]).returncode != 0
 

@@ -181,8 +181,15 @@ def test_sceau_verifies_js_bundles(
     """Every sigstore-js bundle, including its dsse 0.0.2 entries on Rekor v2."""
     signed = js_bundles[case]
     command = "verify-attestation" if signed.dsse else "verify"
-    common = ("--bundle", signed.bundle, "--trusted-root", instance.trusted_root,
-              "--certificate-oidc-issuer", instance.email_issuer, signed.artifact)
+    common = (
+        "--bundle",
+        signed.bundle,
+        "--trusted-root",
+        instance.trusted_root,
+        "--certificate-oidc-issuer",
+        instance.email_issuer,
+        signed.artifact,
+    )
     ok = _sceau(clients, command, "--certificate-identity", JS_EMAIL, *common)
     fail_unless_ok(ok, f"sceau verifying sigstore-js's {case} bundle")
     wrong = _sceau(clients, command, "--certificate-identity", EMAIL, *common)
@@ -202,7 +209,15 @@ def test_js_verifies_sceau_bundles(
         "--identity-token", token, "--bundle", bundle, artifact,
     )  # fmt: skip
     fail_unless_ok(signed, f"sceau sign (Rekor v{rekor})")
-    record = Signed(f"sceau-{rekor}", artifact, bundle, "hashedrekord",
-                    "0.0.1" if rekor == "1" else "0.0.2", False, EMAIL, instance.email_issuer)
+    record = Signed(
+        f"sceau-{rekor}",
+        artifact,
+        bundle,
+        "hashedrekord",
+        "0.0.1" if rekor == "1" else "0.0.2",
+        False,
+        EMAIL,
+        instance.email_issuer,
+    )
     report = _js_verify(clients, record, identity=EMAIL, issuer=instance.email_issuer)
     assert report["ok"], report

@@ -26,8 +26,9 @@ class Server:
     client: httpx.Client
 
 
-def start(tmp: Path, limits: Limits | None = None, *, dsn: str | None = None,
-          **engine_kw) -> tuple[object, RekorService, str, dict]:
+def start(
+    tmp: Path, limits: Limits | None = None, *, dsn: str | None = None, **engine_kw
+) -> tuple[object, RekorService, str, dict]:
     """A Rekor service on a fresh engine: SQLite in ``tmp``, or PostgreSQL at ``dsn``."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -40,18 +41,22 @@ def start(tmp: Path, limits: Limits | None = None, *, dsn: str | None = None,
 
         storage = PostgresStorage(dsn, schema=fresh_schema("rekor"))
     engine = LogEngine(storage, **({"batch_interval": 0.01} | engine_kw))
-    config = RekorConfig(url=url, v1_signer=keys["v1"], v2_signer=keys["v2"],
-                         limits=limits or Limits())
+    config = RekorConfig(
+        url=url, v1_signer=keys["v1"], v2_signer=keys["v2"], limits=limits or Limits()
+    )
     service = build_rekor(engine, config)
     return engine, service, url, keys | {"port": port}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def rekor(request: pytest.FixtureRequest,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def rekor(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """The Rekor suite runs once per storage driver."""
     dsn = request.getfixturevalue("pg_dsn") if request.param == "postgres" else None
     engine, service, url, keys = start(tmp_path_factory.mktemp("rekor"), dsn=dsn)
-    with serve_app(service.app(engine), port=keys["port"]) as base, \
-            httpx.Client(base_url=base, timeout=30) as client:
+    with (
+        serve_app(service.app(engine), port=keys["port"]) as base,
+        httpx.Client(base_url=base, timeout=30) as client,
+    ):
         yield Server(url, f"127.0.0.1:{keys['port']}", service, keys["v1"], keys["v2"], client)

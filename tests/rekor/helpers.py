@@ -17,8 +17,12 @@ EMAIL = "Alice@Example.com"
 URI = "https://github.com/octo/repo/.github/workflows/release.yml@refs/heads/main"
 
 _CA_KEY = ec.generate_private_key(ec.SECP384R1())
-_CA_NAME = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sceau tests"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, "sceau test CA")])
+_CA_NAME = x509.Name(
+    [
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sceau tests"),
+        x509.NameAttribute(NameOID.COMMON_NAME, "sceau test CA"),
+    ]
+)
 CA_CERT = (
     x509.CertificateBuilder()
     .subject_name(_CA_NAME)
@@ -54,10 +58,11 @@ def leaf(key=None, *, email: str | None = EMAIL, uri: str | None = None):
         .not_valid_before(now - dt.timedelta(minutes=1))
         .not_valid_after(now + dt.timedelta(minutes=10))
         .add_extension(x509.SubjectAlternativeName(sans), critical=True)
-        .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False,
-                                     False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]),
-                       critical=False)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, False, False, False, False),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
         .sign(_CA_KEY, hashes.SHA384())
     )
     return cert, key
@@ -90,8 +95,10 @@ def hashedrekord_v1(artifact: bytes | None = None, *, cert=None, key=None, uri=N
         "apiVersion": "0.0.1",
         "kind": "hashedrekord",
         "spec": {
-            "signature": {"content": b64(sign_digest(key, digest)),
-                          "publicKey": {"content": b64(pem(cert))}},
+            "signature": {
+                "content": b64(sign_digest(key, digest)),
+                "publicKey": {"content": b64(pem(cert))},
+            },
             "data": {"hash": {"algorithm": "sha256", "value": digest.hex()}},
         },
     }
@@ -103,24 +110,30 @@ def hashedrekord_v2(artifact: bytes | None = None, *, cert=None, key=None):
     if cert is None:
         cert, key = leaf()
     digest = hashlib.sha256(artifact).digest()
-    request = {"hashedRekordRequestV002": {
-        "digest": b64(digest),
-        "signature": {
-            "content": b64(sign_digest(key, digest)),
-            "verifier": {"x509Certificate": {"rawBytes": b64(der(cert))},
-                         "keyDetails": "PKIX_ECDSA_P256_SHA_256"},
-        },
-    }}
+    request = {
+        "hashedRekordRequestV002": {
+            "digest": b64(digest),
+            "signature": {
+                "content": b64(sign_digest(key, digest)),
+                "verifier": {
+                    "x509Certificate": {"rawBytes": b64(der(cert))},
+                    "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                },
+            },
+        }
+    }
     return request, digest, cert, key
 
 
 def statement(digest_hex: str) -> bytes:
-    return json.dumps({
-        "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{"name": "a.txt", "digest": {"sha256": digest_hex}}],
-        "predicateType": "https://example.com/predicate/v1",
-        "predicate": {},
-    }).encode()
+    return json.dumps(
+        {
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "a.txt", "digest": {"sha256": digest_hex}}],
+            "predicateType": "https://example.com/predicate/v1",
+            "predicate": {},
+        }
+    ).encode()
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -130,8 +143,7 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 def envelope(payload: bytes, key, payload_type: str = "application/vnd.in-toto+json") -> dict:
     sig = key.sign(pae(payload_type, payload), ec.ECDSA(hashes.SHA256()))
-    return {"payload": b64(payload), "payloadType": payload_type,
-            "signatures": [{"sig": b64(sig)}]}
+    return {"payload": b64(payload), "payloadType": payload_type, "signatures": [{"sig": b64(sig)}]}
 
 
 def dsse_v1(payload: bytes | None = None, *, cert=None, key=None):
@@ -139,8 +151,16 @@ def dsse_v1(payload: bytes | None = None, *, cert=None, key=None):
         cert, key = leaf()
     payload = payload if payload is not None else statement(os.urandom(32).hex())
     env = envelope(payload, key)
-    request = {"apiVersion": "0.0.1", "kind": "dsse", "spec": {"proposedContent": {
-        "envelope": json.dumps(env, separators=(",", ":")), "verifiers": [b64(pem(cert))]}}}
+    request = {
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {
+            "proposedContent": {
+                "envelope": json.dumps(env, separators=(",", ":")),
+                "verifiers": [b64(pem(cert))],
+            }
+        },
+    }
     return request, env, cert, key
 
 
@@ -150,9 +170,17 @@ def dsse_v2(payload: bytes | None = None, *, cert=None, key=None):
     payload = payload if payload is not None else statement(os.urandom(32).hex())
     env = envelope(payload, key)
     env["signatures"][0]["keyid"] = ""
-    request = {"dsseRequestV002": {"envelope": env, "verifiers": [
-        {"x509Certificate": {"rawBytes": b64(der(cert))},
-         "keyDetails": "PKIX_ECDSA_P256_SHA_256"}]}}
+    request = {
+        "dsseRequestV002": {
+            "envelope": env,
+            "verifiers": [
+                {
+                    "x509Certificate": {"rawBytes": b64(der(cert))},
+                    "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                }
+            ],
+        }
+    }
     return request, env, cert, key
 
 
@@ -163,11 +191,22 @@ def intoto_v2(payload: bytes | None = None, *, cert=None, key=None):
     payload = payload if payload is not None else statement(os.urandom(32).hex())
     env = envelope(payload, key)
     sig_b64 = env["signatures"][0]["sig"]
-    request = {"apiVersion": "0.0.2", "kind": "intoto", "spec": {"content": {
-        "envelope": {"payloadType": env["payloadType"], "payload": b64(env["payload"].encode()),
-                     "signatures": [{"sig": b64(sig_b64.encode()),
-                                     "publicKey": b64(pem(cert))}]},
-        "hash": {"algorithm": "sha256", "value": hashlib.sha256(b"x").hexdigest()},
-        "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
-    }}}
+    request = {
+        "apiVersion": "0.0.2",
+        "kind": "intoto",
+        "spec": {
+            "content": {
+                "envelope": {
+                    "payloadType": env["payloadType"],
+                    "payload": b64(env["payload"].encode()),
+                    "signatures": [{"sig": b64(sig_b64.encode()), "publicKey": b64(pem(cert))}],
+                },
+                "hash": {"algorithm": "sha256", "value": hashlib.sha256(b"x").hexdigest()},
+                "payloadHash": {
+                    "algorithm": "sha256",
+                    "value": hashlib.sha256(payload).hexdigest(),
+                },
+            }
+        },
+    }
     return request, env, cert, key

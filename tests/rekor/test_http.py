@@ -43,18 +43,31 @@ def _check_v1_entry(rekor: Server, entry_id: str, entry: dict) -> None:
     assert entry["logID"] == hashlib.sha256(spki_der(rekor.v1_key.public_key())).hexdigest()
     proof = entry["verification"]["inclusionProof"]
     assert proof["logIndex"] == entry["logIndex"] >= 1
-    merkle.verify_inclusion(proof["logIndex"], proof["treeSize"], lh,
-                            [bytes.fromhex(x) for x in proof["hashes"]],
-                            bytes.fromhex(proof["rootHash"]))
-    cp = open_checkpoint(proof["checkpoint"],
-                         [note_verifier(rekor.host, rekor.v1_key.public_key())])
+    merkle.verify_inclusion(
+        proof["logIndex"],
+        proof["treeSize"],
+        lh,
+        [bytes.fromhex(x) for x in proof["hashes"]],
+        bytes.fromhex(proof["rootHash"]),
+    )
+    cp = open_checkpoint(
+        proof["checkpoint"], [note_verifier(rekor.host, rekor.v1_key.public_key())]
+    )
     assert cp.origin == f"{rekor.host} - {ident.tree_id}"
     assert (cp.size, cp.root_hash.hex()) == (proof["treeSize"], proof["rootHash"])
-    payload = rfc8785.dumps({"body": entry["body"], "integratedTime": entry["integratedTime"],
-                             "logID": entry["logID"], "logIndex": entry["logIndex"]})
+    payload = rfc8785.dumps(
+        {
+            "body": entry["body"],
+            "integratedTime": entry["integratedTime"],
+            "logID": entry["logID"],
+            "logIndex": entry["logIndex"],
+        }
+    )
     rekor.v1_key.public_key().verify(
-        base64.b64decode(entry["verification"]["signedEntryTimestamp"]), payload,
-        ec.ECDSA(hashes.SHA256()))
+        base64.b64decode(entry["verification"]["signedEntryTimestamp"]),
+        payload,
+        ec.ECDSA(hashes.SHA256()),
+    )
 
 
 # -- Rekor v1 ---------------------------------------------------------------------------------
@@ -124,8 +137,9 @@ def test_v1_retrieve(rekor: Server) -> None:
     id_a = _only(_v1_post(rekor, req_a).json())[0]
     id_b, entry_b = _only(_v1_post(rekor, req_b).json())
     for path in ("/api/v1/log/entries/retrieve", "/api/v1/log/entries/retrieve/"):
-        r = rekor.client.post(path, json={"entryUUIDs": [id_a, "cd" * 32],
-                                          "logIndexes": [entry_b["logIndex"]]})
+        r = rekor.client.post(
+            path, json={"entryUUIDs": [id_a, "cd" * 32], "logIndexes": [entry_b["logIndex"]]}
+        )
         assert r.status_code == 200
         assert [_only(x)[0] for x in r.json()] == [id_a, id_b]
     r = rekor.client.post("/api/v1/log/entries/retrieve", json={"entries": [req_b]})
@@ -143,23 +157,31 @@ def test_v1_log_info_proof_and_key(rekor: Server) -> None:
     info = rekor.client.get("/api/v1/log").json()
     assert info["treeID"] == str(rekor.service.v1.tree_id)
     assert info["inactiveShards"] == []
-    cp = open_checkpoint(info["signedTreeHead"],
-                         [note_verifier(rekor.host, rekor.v1_key.public_key())])
+    cp = open_checkpoint(
+        info["signedTreeHead"], [note_verifier(rekor.host, rekor.v1_key.public_key())]
+    )
     assert (cp.size, cp.root_hash.hex()) == (info["treeSize"], info["rootHash"])
 
-    proof = rekor.client.get("/api/v1/log/proof", params={
-        "firstSize": first["treeSize"], "lastSize": info["treeSize"]}).json()
+    proof = rekor.client.get(
+        "/api/v1/log/proof", params={"firstSize": first["treeSize"], "lastSize": info["treeSize"]}
+    ).json()
     assert proof["rootHash"] == info["rootHash"]
-    merkle.verify_consistency(first["treeSize"], info["treeSize"],
-                              [bytes.fromhex(x) for x in proof["hashes"]],
-                              bytes.fromhex(first["rootHash"]), bytes.fromhex(info["rootHash"]))
+    merkle.verify_consistency(
+        first["treeSize"],
+        info["treeSize"],
+        [bytes.fromhex(x) for x in proof["hashes"]],
+        bytes.fromhex(first["rootHash"]),
+        bytes.fromhex(info["rootHash"]),
+    )
     older = rekor.client.get("/api/v1/log/proof", params={"lastSize": first["treeSize"]}).json()
     assert older["rootHash"] == first["rootHash"]
     assert rekor.client.get("/api/v1/log/proof").status_code == 400
     too_big = rekor.client.get("/api/v1/log/proof", params={"lastSize": 10**6})
     assert too_big.status_code == 400 and "lastSize" in too_big.json()["message"]
-    assert rekor.client.get("/api/v1/log/proof",
-                            params={"lastSize": 1, "treeID": "42"}).status_code == 404
+    assert (
+        rekor.client.get("/api/v1/log/proof", params={"lastSize": 1, "treeID": "42"}).status_code
+        == 404
+    )
 
     pem = rekor.client.get("/api/v1/log/publicKey")
     assert pem.headers["content-type"].startswith("application/x-pem-file")
@@ -171,9 +193,14 @@ def test_v1_search(rekor: Server) -> None:
     alice_email = f"{os.urandom(4).hex()}@Example.com"
     alice, alice_key = h.leaf(email=alice_email, uri=h.URI)
     bob, bob_key = h.leaf(email=f"{os.urandom(4).hex()}@example.com")
-    ids = [_only(_v1_post(rekor, h.hashedrekord_v1(a, cert=c, key=k)[0]).json())[0]
-           for a, c, k in ((artifact, alice, alice_key), (artifact, bob, bob_key),
-                           (os.urandom(16), alice, alice_key))]
+    ids = [
+        _only(_v1_post(rekor, h.hashedrekord_v1(a, cert=c, key=k)[0]).json())[0]
+        for a, c, k in (
+            (artifact, alice, alice_key),
+            (artifact, bob, bob_key),
+            (os.urandom(16), alice, alice_key),
+        )
+    ]
     digest = hashlib.sha256(artifact).hexdigest()
 
     def search(body: dict) -> list[str]:
@@ -196,16 +223,23 @@ def test_v1_search(rekor: Server) -> None:
     [
         (b"{not json", 400, "not valid JSON"),
         (b"[]", 400, "must be a JSON object"),
-        (json.dumps({"kind": "rpm", "apiVersion": "0.0.1", "spec": {}}).encode(), 400,
-         "kind: unsupported kind 'rpm'"),
-        (json.dumps({"kind": "hashedrekord", "apiVersion": "9.9.9", "spec": {}}).encode(), 400,
-         "apiVersion: unsupported version '9.9.9'"),
+        (
+            json.dumps({"kind": "rpm", "apiVersion": "0.0.1", "spec": {}}).encode(),
+            400,
+            "kind: unsupported kind 'rpm'",
+        ),
+        (
+            json.dumps({"kind": "hashedrekord", "apiVersion": "9.9.9", "spec": {}}).encode(),
+            400,
+            "apiVersion: unsupported version '9.9.9'",
+        ),
         (b"{" + b" " * (1024 * 1024 + 1) + b"}", 413, "limit of 1048576 bytes"),
     ],
 )
 def test_v1_create_refusals(rekor: Server, body: bytes, status: int, match: str) -> None:
-    r = rekor.client.post("/api/v1/log/entries", content=body,
-                          headers={"content-type": "application/json"})
+    r = rekor.client.post(
+        "/api/v1/log/entries", content=body, headers={"content-type": "application/json"}
+    )
     assert r.status_code == status
     assert match in r.json()["message"]
     assert r.json()["code"] == status
@@ -233,11 +267,16 @@ def _check_v2_entry(rekor: Server, value: dict, body: bytes | None = None) -> in
     leaf = base64.b64decode(value["canonicalizedBody"])
     if body is not None:
         assert leaf == body
-    merkle.verify_inclusion(index, int(proof["treeSize"]), merkle.leaf_hash(leaf),
-                            [base64.b64decode(x) for x in proof["hashes"]],
-                            base64.b64decode(proof["rootHash"]))
-    cp = open_checkpoint(proof["checkpoint"]["envelope"],
-                         [note_verifier(rekor.host, rekor.v2_key.public_key())])
+    merkle.verify_inclusion(
+        index,
+        int(proof["treeSize"]),
+        merkle.leaf_hash(leaf),
+        [base64.b64decode(x) for x in proof["hashes"]],
+        base64.b64decode(proof["rootHash"]),
+    )
+    cp = open_checkpoint(
+        proof["checkpoint"]["envelope"], [note_verifier(rekor.host, rekor.v2_key.public_key())]
+    )
     assert cp.origin == ident.origin == rekor.host
     return index
 
@@ -286,23 +325,29 @@ def test_v2_dsse_and_search(rekor: Server) -> None:
     index = _check_v2_entry(rekor, r.json())
     found = rekor.client.post("/api/v2/index/retrieve", json={"hash": f"sha256:{subject}"})
     assert found.json() == [str(index)]
-    found = rekor.client.post("/api/v2/index/retrieve", json={
-        "publicKey": {"format": "x509", "content": h.pem(cert).decode()}})
+    found = rekor.client.post(
+        "/api/v2/index/retrieve",
+        json={"publicKey": {"format": "x509", "content": h.pem(cert).decode()}},
+    )
     assert found.json() == [str(index)]
     # v1 search does not see v2 entries: each log has its own index.
-    assert rekor.client.post("/api/v1/index/retrieve",
-                             json={"hash": f"sha256:{subject}"}).json() == []
+    assert (
+        rekor.client.post("/api/v1/index/retrieve", json={"hash": f"sha256:{subject}"}).json() == []
+    )
 
 
 @pytest.mark.parametrize(
     ("body", "ctype", "status", "match"),
     [
         (b"{}", "application/json", 400, "exactly one of"),
-        (json.dumps({"hashedRekordRequestV002": {"digest": "@@"}}).encode(), "application/json",
-         400, "hashedRekordRequestV002.digest: not valid base64"),
+        (
+            json.dumps({"hashedRekordRequestV002": {"digest": "@@"}}).encode(),
+            "application/json",
+            400,
+            "hashedRekordRequestV002.digest: not valid base64",
+        ),
         (b"{}", "text/plain", 415, "application/json"),
-        (b"{" + b" " * (4 * 1024 * 1024) + b"}", "application/json", 413,
-         "limit of 4194304 bytes"),
+        (b"{" + b" " * (4 * 1024 * 1024) + b"}", "application/json", 413, "limit of 4194304 bytes"),
     ],
 )
 def test_v2_refusals(rekor: Server, body: bytes, ctype: str, status: int, match: str) -> None:
@@ -325,8 +370,10 @@ def test_v2_wrong_digest_length_is_400(rekor: Server) -> None:
 def test_openapi_documents_every_route(rekor: Server) -> None:
     doc = rekor.client.get("/api/openapi.json").json()
     assert doc["openapi"].startswith("3.")
-    documented = {p.replace("{entryUUID}", "{entry_id}").replace("{logIndex}", "{index}")
-                  for p in doc["paths"]}
+    documented = {
+        p.replace("{entryUUID}", "{entry_id}").replace("{logIndex}", "{index}")
+        for p in doc["paths"]
+    }
     for route in rekor.service.routes:
         path = route.path.rstrip("/").replace("{path:path}", "{path}")  # type: ignore[attr-defined]
         if path != "/api/openapi.json":
@@ -338,9 +385,9 @@ def test_overloaded_engine_answers_503(tmp_path) -> None:
 
     async def burst(base: str) -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-            return await asyncio.gather(*[
-                client.post("/api/v2/log/entries", json=h.hashedrekord_v2()[0])
-                for _ in range(6)])
+            return await asyncio.gather(
+                *[client.post("/api/v2/log/entries", json=h.hashedrekord_v2()[0]) for _ in range(6)]
+            )
 
     with serve_app(service.app(engine), port=keys["port"]) as base:
         responses = asyncio.run(burst(base))
@@ -369,8 +416,11 @@ def test_unsupported_key_and_hash_are_400(rekor: Server) -> None:
     assert r.json()["message"].startswith("spec.data.hash.algorithm: unsupported hash 'md5'")
 
     request = h.hashedrekord_v1()[0]
-    pub = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pub = (
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     request["spec"]["signature"]["publicKey"]["content"] = h.b64(pub)
     r = _v1_post(rekor, request)
     assert r.status_code == 400 and "Ed25519 keys cannot sign a prehashed digest" in r.text

@@ -14,8 +14,24 @@ from sceau.services.rekor.search import parse_query
 from sceau.services.rekor.types import Limits, from_v1_request, from_v2_request
 from tests.rekor import helpers as h
 
-JUNK: list[Any] = [None, 0, -1, 2**70, 1.5, True, "", "x", "AAAA", "====", "é", [], {}, [1],
-                   {"a": 1}, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"]
+JUNK: list[Any] = [
+    None,
+    0,
+    -1,
+    2**70,
+    1.5,
+    True,
+    "",
+    "x",
+    "AAAA",
+    "====",
+    "é",
+    [],
+    {},
+    [1],
+    {"a": 1},
+    "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+]
 
 
 def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
@@ -45,7 +61,7 @@ def _mutate(rng: random.Random, request: dict) -> dict:
         elif isinstance(parent[path[-1]], str) and rng.random() < 0.5:
             text = parent[path[-1]]
             i = rng.randrange(len(text) + 1)
-            parent[path[-1]] = text[:i] + rng.choice("A=/+-_é\\\"\0") + text[i + 1:]
+            parent[path[-1]] = text[:i] + rng.choice('A=/+-_é\\"\0') + text[i + 1 :]
         else:
             parent[path[-1]] = copy.deepcopy(rng.choice(JUNK))
     return request
@@ -76,9 +92,13 @@ def test_mutated_search_queries_only_raise_input_errors() -> None:
     import asyncio
 
     rng = random.Random("search")
-    valid = {"hash": "sha256:" + "ab" * 32, "email": "a@b.c", "subject": h.URI,
-             "publicKey": {"format": "x509", "content": h.pem(h.leaf()[0]).decode()},
-             "operator": "and"}
+    valid = {
+        "hash": "sha256:" + "ab" * 32,
+        "email": "a@b.c",
+        "subject": h.URI,
+        "publicKey": {"format": "x509", "content": h.pem(h.leaf()[0]).decode()},
+        "operator": "and",
+    }
     for _ in range(300):
         try:
             asyncio.run(parse_query(_mutate(rng, valid)))

@@ -66,8 +66,10 @@ def test_by_public_key_pem_and_base64(index) -> None:
     pem = h.pem(index.alice)
     assert _run({"publicKey": {"format": "x509", "content": pem.decode()}}, index) == [1, 3]
     assert _run({"publicKey": {"format": "x509", "content": h.b64(pem)}}, index) == [1, 3]
-    assert _run({"publicKey": {"format": "x509", "content": h.b64(h.der(index.alice))}},
-                index) == [1, 3]
+    assert _run({"publicKey": {"format": "x509", "content": h.b64(h.der(index.alice))}}, index) == [
+        1,
+        3,
+    ]
 
 
 def test_operators(index) -> None:
@@ -88,8 +90,10 @@ def test_operators(index) -> None:
         ({"publicKey": {"format": "pgp", "content": "x"}}, "publicKey.format: unsupported"),
         ({"publicKey": {"format": "x509"}}, "publicKey.content: missing"),
         ({"publicKey": {"format": "x509", "content": "%%%"}}, "neither PEM nor base64"),
-        ({"publicKey": {"format": "x509", "url": "http://example.com/k.pem"}},
-         "fetching keys by URL is disabled"),
+        (
+            {"publicKey": {"format": "x509", "url": "http://example.com/k.pem"}},
+            "fetching keys by URL is disabled",
+        ),
         ({"logIndex": 3}, "logIndex: unknown search field"),
     ],
 )

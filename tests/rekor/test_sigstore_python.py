@@ -52,12 +52,21 @@ def trusted_root(rekor: Server) -> TrustedRoot:
         ca=[CAEntry(uri="http://ca.invalid", chain=[h.CA_CERT], valid_from=PAST)],
         tlogs=[
             TlogEntry(base_url=rekor.url, public_key=rekor.v1_key.public_key(), valid_from=PAST),
-            TlogEntry(base_url=rekor.url, public_key=rekor.v2_key.public_key(), valid_from=PAST,
-                      log_id=v2_id, checkpoint_key_id=v2_id),
+            TlogEntry(
+                base_url=rekor.url,
+                public_key=rekor.v2_key.public_key(),
+                valid_from=PAST,
+                log_id=v2_id,
+                checkpoint_key_id=v2_id,
+            ),
         ],
-        ctlogs=[TlogEntry(base_url="http://ct.invalid",
-                          public_key=ec.generate_private_key(ec.SECP256R1()).public_key(),
-                          valid_from=PAST)],
+        ctlogs=[
+            TlogEntry(
+                base_url="http://ct.invalid",
+                public_key=ec.generate_private_key(ec.SECP256R1()).public_key(),
+                valid_from=PAST,
+            )
+        ],
     )
     return TrustedRoot(trustroot_v1.TrustedRoot.from_json(json.dumps(doc)))
 
@@ -74,8 +83,9 @@ def _reparse(bundle: Bundle) -> Bundle:
 def _tsa_token(vectors: Path):
     """A real RFC 3161 response, only so that a Rekor v2 bundle is well-formed (a v2 entry
     has no integrated time); the time itself is not what these tests check."""
-    raw = json.loads((vectors / "bundle-verify" / "rekor2-happy-path" /
-                      "bundle.sigstore.json").read_text())
+    raw = json.loads(
+        (vectors / "bundle-verify" / "rekor2-happy-path" / "bundle.sigstore.json").read_text()
+    )
     ts = raw["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"][0]
     return decode_timestamp_response(base64.b64decode(ts["signedTimestamp"]))
 
@@ -90,8 +100,9 @@ def test_v1_hashedrekord(rekor: Server, trusted_root: TrustedRoot) -> None:
     assert entry._inner.log_index >= 1
     assert entry._inner.integrated_time > 0
 
-    bundle = _reparse(Bundle._from_parts(cert, MessageSignature(signature=base64.b64encode(sig)),
-                                         entry))
+    bundle = _reparse(
+        Bundle._from_parts(cert, MessageSignature(signature=base64.b64encode(sig)), entry)
+    )
     keyring = trusted_root.rekor_keyring(KeyringPurpose.VERIFY)
     times = Verifier(trusted_root=trusted_root)._establish_time(bundle)
     assert [t.source for t in times] == [TimestampSource.TRANSPARENCY_SERVICE]
@@ -104,8 +115,10 @@ def test_v1_hashedrekord(rekor: Server, trusted_root: TrustedRoot) -> None:
     # The same entry read back through the client's other v1 paths.
     uuid = merkle_uuid(bundle.log_entry)
     keyring = trusted_root.rekor_keyring(KeyringPurpose.VERIFY)
-    for again in (client.log.entries.get(uuid=uuid),
-                  client.log.entries.get(log_index=entry._inner.log_index)):
+    for again in (
+        client.log.entries.get(uuid=uuid),
+        client.log.entries.get(log_index=entry._inner.log_index),
+    ):
         assert again._inner.canonicalized_body == entry._inner.canonicalized_body
         assert again._inner.log_index == entry._inner.log_index
         again._verify(keyring)  # proof to the newer checkpoint, fresh SET
@@ -124,7 +137,7 @@ def merkle_uuid(entry: TransparencyLogEntry) -> str:
 def test_v1_tampered_set_is_refused(rekor: Server, trusted_root: TrustedRoot) -> None:
     request, _, _, _ = h.hashedrekord_v1()
     value = rekor.client.post("/api/v1/log/entries", json=request).json()
-    (entry_id, anon), = value.items()
+    ((entry_id, anon),) = value.items()
     anon["integratedTime"] += 1  # the SET no longer covers this time
     entry = TransparencyLogEntry._from_v1_response({entry_id: anon})
     with pytest.raises(VerificationError, match="SET"):
@@ -153,28 +166,37 @@ def test_v2_hashedrekord(rekor: Server, trusted_root: TrustedRoot, vectors: Path
     assert entry._inner.log_index >= 1
     assert entry._inner.kind_version.version == "0.0.2"
 
-    bundle = _reparse(Bundle._from_parts(cert, MessageSignature(signature=base64.b64encode(sig)),
-                                         entry, signed_timestamp=[_tsa_token(vectors)]))
+    bundle = _reparse(
+        Bundle._from_parts(
+            cert,
+            MessageSignature(signature=base64.b64encode(sig)),
+            entry,
+            signed_timestamp=[_tsa_token(vectors)],
+        )
+    )
     bundle.log_entry._verify(trusted_root.rekor_keyring(KeyringPurpose.VERIFY))
     _validate_hashedrekord_v002_entry_body(bundle, hashed)
     with pytest.raises(VerificationError):
         _validate_hashedrekord_v002_entry_body(bundle, _hashed(b"other artifact"))
 
 
-def test_v2_dsse_as_hashedrekord_over_pae(rekor: Server, trusted_root: TrustedRoot,
-                                          vectors: Path) -> None:
+def test_v2_dsse_as_hashedrekord_over_pae(
+    rekor: Server, trusted_root: TrustedRoot, vectors: Path
+) -> None:
     client = RekorV2Client(rekor.url)
     cert, key = h.leaf()
     envelope = dsse._sign(key, dsse.Statement(h.statement(os.urandom(32).hex())))
     entry = client.create_entry(client._build_dsse_request(envelope, cert))
-    bundle = _reparse(Bundle._from_parts(cert, envelope, entry,
-                                         signed_timestamp=[_tsa_token(vectors)]))
+    bundle = _reparse(
+        Bundle._from_parts(cert, envelope, entry, signed_timestamp=[_tsa_token(vectors)])
+    )
     bundle.log_entry._verify(trusted_root.rekor_keyring(KeyringPurpose.VERIFY))
     _validate_hashedrekord_v002_dsse_entry_body(bundle)
 
 
-def test_v2_checkpoint_from_another_key_is_refused(rekor: Server, trusted_root: TrustedRoot,
-                                                   vectors: Path) -> None:
+def test_v2_checkpoint_from_another_key_is_refused(
+    rekor: Server, trusted_root: TrustedRoot, vectors: Path
+) -> None:
     """A v2 entry verified against a trusted root that lacks the v2 key must fail: the
     positive tests above are not vacuous."""
     value = rekor.client.post("/api/v2/log/entries", json=h.hashedrekord_v2()[0]).json()

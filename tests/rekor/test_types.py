@@ -45,21 +45,35 @@ def test_hashedrekord_v1_terms() -> None:
         (lambda r: r.__setitem__("apiVersion", "0.0.2"), "apiVersion: unsupported version"),
         (lambda r: r.__setitem__("apiVersion", 1), "apiVersion: must be a string"),
         (lambda r: r.pop("spec"), "spec: missing"),
-        (lambda r: r["spec"]["signature"].__setitem__("content", "not base64!"),
-         "spec.signature.content: not valid base64"),
-        (lambda r: r["spec"]["signature"]["publicKey"].__setitem__("content", "AAA"),
-         "spec.signature.publicKey.content: not valid base64"),
-        (lambda r: r["spec"]["signature"]["publicKey"].__setitem__("content", h.b64(b"junk")),
-         "spec.signature.publicKey.content: must hold exactly one PEM"),
-        (lambda r: r["spec"]["data"]["hash"].__setitem__("value", "ab" * 31),
-         "spec.data.hash.value: must be 64 hex characters for sha256, got 62"),
-        (lambda r: r["spec"]["data"]["hash"].__setitem__("algorithm", "md5"),
-         "spec.data.hash.algorithm: unsupported hash 'md5'"),
-        (lambda r: r["spec"]["data"]["hash"].__setitem__("algorithm", "sha384"),
-         "spec.data.hash.value: must be 96 hex"),
+        (
+            lambda r: r["spec"]["signature"].__setitem__("content", "not base64!"),
+            "spec.signature.content: not valid base64",
+        ),
+        (
+            lambda r: r["spec"]["signature"]["publicKey"].__setitem__("content", "AAA"),
+            "spec.signature.publicKey.content: not valid base64",
+        ),
+        (
+            lambda r: r["spec"]["signature"]["publicKey"].__setitem__("content", h.b64(b"junk")),
+            "spec.signature.publicKey.content: must hold exactly one PEM",
+        ),
+        (
+            lambda r: r["spec"]["data"]["hash"].__setitem__("value", "ab" * 31),
+            "spec.data.hash.value: must be 64 hex characters for sha256, got 62",
+        ),
+        (
+            lambda r: r["spec"]["data"]["hash"].__setitem__("algorithm", "md5"),
+            "spec.data.hash.algorithm: unsupported hash 'md5'",
+        ),
+        (
+            lambda r: r["spec"]["data"]["hash"].__setitem__("algorithm", "sha384"),
+            "spec.data.hash.value: must be 96 hex",
+        ),
         (lambda r: r["spec"]["data"].__setitem__("url", "http://x"), "spec.data: only data.hash"),
-        (lambda r: r["spec"]["data"]["hash"].__setitem__("value", "00" * 32),
-         "spec.signature.content: signature does not verify"),
+        (
+            lambda r: r["spec"]["data"]["hash"].__setitem__("value", "00" * 32),
+            "spec.signature.content: signature does not verify",
+        ),
     ],
 )
 def test_hashedrekord_v1_refusals(mutate, match: str) -> None:
@@ -77,8 +91,9 @@ def test_hashedrekord_v1_wrong_key() -> None:
 
 def test_hashedrekord_v1_ed25519_refused() -> None:
     key = ed25519.Ed25519PrivateKey.generate()
-    pub = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+    pub = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     req = h.hashedrekord_v1()[0]
     req["spec"]["signature"]["publicKey"]["content"] = h.b64(pub)
     _refused(from_v1_request, req, "Ed25519 keys cannot sign a prehashed digest")
@@ -90,10 +105,17 @@ def test_hashedrekord_v1_other_hashes_and_rsa(alg: str) -> None:
     cert, _ = h.leaf(key)
     algorithm = {"sha384": hashes.SHA384(), "sha512": hashes.SHA512()}[alg]
     digest = hashlib.new(alg, b"artifact").digest()
-    req = {"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
-        "signature": {"content": h.b64(h.sign_digest(key, digest, algorithm)),
-                      "publicKey": {"content": h.b64(h.pem(cert))}},
-        "data": {"hash": {"algorithm": alg, "value": digest.hex()}}}}
+    req = {
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "signature": {
+                "content": h.b64(h.sign_digest(key, digest, algorithm)),
+                "publicKey": {"content": h.b64(h.pem(cert))},
+            },
+            "data": {"hash": {"algorithm": alg, "value": digest.hex()}},
+        },
+    }
     entry = from_v1_request(req, LIMITS)
     assert f"hash:{alg}:{digest.hex()}" in entry.keys
 
@@ -112,8 +134,9 @@ def test_dsse_v1_terms_include_statement_subjects() -> None:
     req, env, cert, _ = h.dsse_v1(h.statement(subject))
     entry = from_v1_request(req, LIMITS)
     spec = json.loads(entry.body)["spec"]
-    assert spec["signatures"] == [{"signature": env["signatures"][0]["sig"],
-                                   "verifier": h.b64(h.pem(cert))}]
+    assert spec["signatures"] == [
+        {"signature": env["signatures"][0]["sig"], "verifier": h.b64(h.pem(cert))}
+    ]
     assert "proposedContent" not in spec
     assert f"hash:sha256:{subject}" in entry.keys
     assert f"hash:sha256:{spec['payloadHash']['value']}" in entry.keys
@@ -132,8 +155,9 @@ def test_dsse_v1_refusals() -> None:
     bad["spec"]["proposedContent"]["verifiers"] = []
     _refused(from_v1_request, bad, "spec.proposedContent.verifiers: missing")
     big = h.dsse_v1(b"x" * 120_000)[0]
-    _refused(from_v1_request, big, r"over the limit of 102400 bytes \(attestation\)",
-             PayloadTooLarge)
+    _refused(
+        from_v1_request, big, r"over the limit of 102400 bytes \(attestation\)", PayloadTooLarge
+    )
 
 
 def test_intoto_v2_accepted_and_checked() -> None:
@@ -153,12 +177,21 @@ def test_intoto_v2_accepted_and_checked() -> None:
 def test_hashedrekord_v2_public_key_verifier_and_p384() -> None:
     key = ec.generate_private_key(ec.SECP384R1())
     digest = hashlib.sha384(b"artifact").digest()
-    spki = key.public_key().public_bytes(serialization.Encoding.DER,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo)
-    req = {"hashedRekordRequestV002": {"digest": h.b64(digest), "signature": {
-        "content": h.b64(h.sign_digest(key, digest, hashes.SHA384())),
-        "verifier": {"publicKey": {"rawBytes": h.b64(spki)},
-                     "keyDetails": "PKIX_ECDSA_P384_SHA_384"}}}}
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    req = {
+        "hashedRekordRequestV002": {
+            "digest": h.b64(digest),
+            "signature": {
+                "content": h.b64(h.sign_digest(key, digest, hashes.SHA384())),
+                "verifier": {
+                    "publicKey": {"rawBytes": h.b64(spki)},
+                    "keyDetails": "PKIX_ECDSA_P384_SHA_384",
+                },
+            },
+        }
+    }
     entry = from_v2_request(req, LIMITS)
     data = json.loads(entry.body)["spec"]["hashedRekordV002"]["data"]
     assert data == {"algorithm": "SHA2_384", "digest": h.b64(digest)}
@@ -181,20 +214,34 @@ P = "hashedRekordRequestV002"
         (lambda r: r.__setitem__("dsseRequestV002", {}), "exactly one of"),
         (lambda r: r.__setitem__("extra", 1), "extra: unknown field"),
         (lambda r: r[P].__setitem__("digest", "$$$"), f"{P}.digest: not valid base64"),
-        (lambda r: r[P].__setitem__("digest", h.b64(b"\0" * 20)),
-         f"{P}.digest: 20 bytes, but PKIX_ECDSA_P256_SHA_256 needs a 32-byte sha256"),
-        (lambda r: r[P]["signature"]["verifier"].__setitem__("keyDetails", "PKIX_ED25519"),
-         f"{P}.signature.verifier.keyDetails: unsupported algorithm 'PKIX_ED25519'"),
-        (lambda r: r[P]["signature"]["verifier"].__setitem__("keyDetails",
-                                                             "PKIX_ECDSA_P384_SHA_384"),
-         "PKIX_ECDSA_P384_SHA_384 does not match the verifier's key"),
-        (lambda r: r[P]["signature"]["verifier"].__setitem__("publicKey", {"rawBytes": "AA=="}),
-         "exactly one of x509Certificate or publicKey"),
-        (lambda r: r[P]["signature"]["verifier"]["x509Certificate"].__setitem__(
-            "rawBytes", h.b64(b"junk")),
-         f"{P}.signature.verifier.x509Certificate.rawBytes: not a valid DER"),
-        (lambda r: r[P]["signature"].__setitem__("content", h.b64(b"\x30\x00")),
-         f"{P}.signature.content: signature does not verify"),
+        (
+            lambda r: r[P].__setitem__("digest", h.b64(b"\0" * 20)),
+            f"{P}.digest: 20 bytes, but PKIX_ECDSA_P256_SHA_256 needs a 32-byte sha256",
+        ),
+        (
+            lambda r: r[P]["signature"]["verifier"].__setitem__("keyDetails", "PKIX_ED25519"),
+            f"{P}.signature.verifier.keyDetails: unsupported algorithm 'PKIX_ED25519'",
+        ),
+        (
+            lambda r: r[P]["signature"]["verifier"].__setitem__(
+                "keyDetails", "PKIX_ECDSA_P384_SHA_384"
+            ),
+            "PKIX_ECDSA_P384_SHA_384 does not match the verifier's key",
+        ),
+        (
+            lambda r: r[P]["signature"]["verifier"].__setitem__("publicKey", {"rawBytes": "AA=="}),
+            "exactly one of x509Certificate or publicKey",
+        ),
+        (
+            lambda r: r[P]["signature"]["verifier"]["x509Certificate"].__setitem__(
+                "rawBytes", h.b64(b"junk")
+            ),
+            f"{P}.signature.verifier.x509Certificate.rawBytes: not a valid DER",
+        ),
+        (
+            lambda r: r[P]["signature"].__setitem__("content", h.b64(b"\x30\x00")),
+            f"{P}.signature.content: signature does not verify",
+        ),
         (lambda r: r[P].pop("signature"), f"{P}.signature: missing"),
     ],
 )

@@ -28,8 +28,11 @@ def _entry(bundle: dict) -> dict:
 
 def _cert(bundle: dict) -> x509.Certificate:
     vm = bundle["verificationMaterial"]
-    raw = vm["certificate"]["rawBytes"] if "certificate" in vm else (
-        vm["x509CertificateChain"]["certificates"][0]["rawBytes"])
+    raw = (
+        vm["certificate"]["rawBytes"]
+        if "certificate" in vm
+        else (vm["x509CertificateChain"]["certificates"][0]["rawBytes"])
+    )
     return x509.load_der_x509_certificate(base64.b64decode(raw))
 
 
@@ -73,10 +76,12 @@ def test_hashedrekord_v001_public_key(vectors: Path) -> None:
     artifact = (vectors / "bundle-verify" / "a.txt").read_bytes()
     # A PEM with different line wrapping must still be re-encoded to Rekor's form.
     key = serialization.load_pem_public_key((case / "key.pub").read_bytes())
-    der = key.public_bytes(serialization.Encoding.DER,
-                           serialization.PublicFormat.SubjectPublicKeyInfo)
-    odd_pem = (b"-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(der)
-               + b"\n-----END PUBLIC KEY-----")
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    odd_pem = (
+        b"-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(der) + b"\n-----END PUBLIC KEY-----"
+    )
     request = _hashedrekord_v1(
         hashlib.sha256(artifact).hexdigest(), bundle["messageSignature"]["signature"], odd_pem
     )
@@ -92,8 +97,12 @@ def test_dsse_v001(vectors: Path) -> None:
     request = {
         "apiVersion": "0.0.1",
         "kind": "dsse",
-        "spec": {"proposedContent": {"envelope": envelope, "verifiers": [_b64(pem)]},
-                 "signatures": None, "envelopeHash": None, "payloadHash": None},
+        "spec": {
+            "proposedContent": {"envelope": envelope, "verifiers": [_b64(pem)]},
+            "signatures": None,
+            "envelopeHash": None,
+            "payloadHash": None,
+        },
     }
     entry = from_v1_request(request, Limits())
     assert entry.body == base64.b64decode(_entry(bundle)["canonicalizedBody"])
@@ -105,11 +114,20 @@ def test_intoto_v002_matches_modern_rekor(vectors: Path) -> None:
     bundle = _bundle(vectors, "intoto-with-custom-trust-root")
     logged = json.loads(base64.b64decode(_entry(bundle)["canonicalizedBody"]))
     env = logged["spec"]["content"]["envelope"]
-    request = {"apiVersion": "0.0.2", "kind": "intoto", "spec": {"content": {
-        "envelope": {"payloadType": env["payloadType"], "payload": env["payload"],
-                     "signatures": env["signatures"]},
-        "hash": logged["spec"]["content"]["hash"],
-    }}}
+    request = {
+        "apiVersion": "0.0.2",
+        "kind": "intoto",
+        "spec": {
+            "content": {
+                "envelope": {
+                    "payloadType": env["payloadType"],
+                    "payload": env["payload"],
+                    "signatures": env["signatures"],
+                },
+                "hash": logged["spec"]["content"]["hash"],
+            }
+        },
+    }
     entry = from_v1_request(request, Limits())
     del logged["spec"]["content"]["envelope"]["payload"]
     import rfc8785
@@ -118,22 +136,24 @@ def test_intoto_v002_matches_modern_rekor(vectors: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "case", ["rekor2-happy-path", "rekor2-timestamp-with-embedded-cert",
-             "bundle-with-sct-with-extensions"]
+    "case",
+    ["rekor2-happy-path", "rekor2-timestamp-with-embedded-cert", "bundle-with-sct-with-extensions"],
 )
 def test_hashedrekord_v002(vectors: Path, case: str) -> None:
     bundle = _bundle(vectors, case)
     cert = _cert(bundle)
-    request = {"hashedRekordRequestV002": {
-        "digest": bundle["messageSignature"]["messageDigest"]["digest"],
-        "signature": {
-            "content": bundle["messageSignature"]["signature"],
-            "verifier": {
-                "x509Certificate": {"rawBytes": _der_b64(cert)},
-                "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+    request = {
+        "hashedRekordRequestV002": {
+            "digest": bundle["messageSignature"]["messageDigest"]["digest"],
+            "signature": {
+                "content": bundle["messageSignature"]["signature"],
+                "verifier": {
+                    "x509Certificate": {"rawBytes": _der_b64(cert)},
+                    "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                },
             },
-        },
-    }}
+        }
+    }
     entry = from_v2_request(request, Limits())
     assert entry.body == base64.b64decode(_entry(bundle)["canonicalizedBody"])
     assert (entry.kind, entry.api_version) == ("hashedrekord", "0.0.2")
@@ -144,15 +164,17 @@ def test_hashedrekord_v002_over_dsse_pae(vectors: Path) -> None:
     bundle = _bundle(vectors, "rekor2-dsse-happy-path")
     env = SigstoreEnvelope(EnvelopeModel.from_dict(bundle["dsseEnvelope"]))
     cert = _cert(bundle)
-    request = {"hashedRekordRequestV002": {
-        "digest": _b64(hashlib.sha256(env.pae()).digest()),
-        "signature": {
-            "content": _b64(env.signature),
-            "verifier": {
-                "x509Certificate": {"rawBytes": _der_b64(cert)},
-                "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+    request = {
+        "hashedRekordRequestV002": {
+            "digest": _b64(hashlib.sha256(env.pae()).digest()),
+            "signature": {
+                "content": _b64(env.signature),
+                "verifier": {
+                    "x509Certificate": {"rawBytes": _der_b64(cert)},
+                    "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                },
             },
-        },
-    }}
+        }
+    }
     entry = from_v2_request(request, Limits())
     assert entry.body == base64.b64decode(_entry(bundle)["canonicalizedBody"])

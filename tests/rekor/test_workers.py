@@ -27,8 +27,11 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def workers(tmp_path: Path):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tests.rekor.workers_main", str(tmp_path),
-                             str(port)], cwd=ROOT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.rekor.workers_main", str(tmp_path), str(port)],
+        cwd=ROOT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -55,8 +58,9 @@ def test_two_workers_one_sequencer(workers) -> None:
 
     async def burst() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-            return await asyncio.gather(*[client.post("/api/v2/log/entries", json=r)
-                                          for r in requests])
+            return await asyncio.gather(
+                *[client.post("/api/v2/log/entries", json=r) for r in requests]
+            )
 
     responses = asyncio.run(burst())
     assert [r.status_code for r in responses] == [201] * 40
@@ -66,9 +70,13 @@ def test_two_workers_one_sequencer(workers) -> None:
         value = r.json()
         proof = value["inclusionProof"]
         cp = open_checkpoint(proof["checkpoint"]["envelope"], [note_verifier(host, v2_key)])
-        merkle.verify_inclusion(int(value["logIndex"]), cp.size,
-                                merkle.leaf_hash(base64.b64decode(value["canonicalizedBody"])),
-                                [base64.b64decode(x) for x in proof["hashes"]], cp.root_hash)
+        merkle.verify_inclusion(
+            int(value["logIndex"]),
+            cp.size,
+            merkle.leaf_hash(base64.b64decode(value["canonicalizedBody"])),
+            [base64.b64decode(x) for x in proof["hashes"]],
+            cp.root_hash,
+        )
 
     dup = httpx.post(f"{base}/api/v2/log/entries", json=requests[0])
     assert dup.status_code == 409
@@ -76,11 +84,10 @@ def test_two_workers_one_sequencer(workers) -> None:
 
     v1 = httpx.post(f"{base}/api/v1/log/entries", json=h.hashedrekord_v1()[0])
     assert v1.status_code == 201
-    (entry_id, entry), = v1.json().items()
+    ((entry_id, entry),) = v1.json().items()
     got = httpx.get(f"{base}/api/v1/log/entries/{entry_id}")
     assert got.json()[entry_id]["body"] == entry["body"]
-    found = httpx.post(f"{base}/api/v1/index/retrieve",
-                       json={"email": h.EMAIL}).json()
+    found = httpx.post(f"{base}/api/v1/index/retrieve", json={"email": h.EMAIL}).json()
     assert entry_id in found
     assert httpx.get(f"{base}/api/v2/checkpoint").text.startswith(f"{host}\n")
     bad = httpx.get(f"{base}/api/v1/log/entries", params={"logIndex": 10**6})

@@ -22,13 +22,19 @@ def main() -> None:
     directory, port = Path(sys.argv[1]), int(sys.argv[2])
     v1, v2 = generate_signer("ecdsa-p256"), generate_signer("ed25519")
     for name, key in (("v1", v1), ("v2", v2)):
-        (directory / f"{name}.pub").write_bytes(key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        (directory / f"{name}.pub").write_bytes(
+            key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
     config = RekorConfig(url=f"http://127.0.0.1:{port}", v1_signer=v1, v2_signer=v2)
     run_workers(
         config,
         lambda: LogEngine(SQLiteStorage(directory / "rekor.sqlite"), batch_interval=0.02),
-        host="127.0.0.1", port=port, workers=2, socket_path=directory / "sequencer.sock",
+        host="127.0.0.1",
+        port=port,
+        workers=2,
+        socket_path=directory / "sequencer.sock",
     )
 
 

@@ -91,8 +91,11 @@ class Instance:
 
     def verify_logs(self) -> dict[str, bytes]:
         """Verify every log's signed head and recompute its root from the entries."""
-        return {"rekor-v1": self._verify_v1(), "rekor-v2": self._verify_v2(),
-                "ct": self._verify_ct()}
+        return {
+            "rekor-v1": self._verify_v1(),
+            "rekor-v2": self._verify_v2(),
+            "ct": self._verify_ct(),
+        }
 
     def _verify_v1(self) -> bytes:
         info = self.client.get("/api/v1/log").json()
@@ -105,11 +108,13 @@ class Instance:
             (value,) = entry.values()
             leaves.append(merkle.leaf_hash(base64.b64decode(value["body"])))
         assert merkle.tree_root(leaves) == cp.root_hash
-        proof = self.client.get("/api/v1/log/proof",
-                                params={"firstSize": 1, "lastSize": cp.size}).json()
+        proof = self.client.get(
+            "/api/v1/log/proof", params={"firstSize": 1, "lastSize": cp.size}
+        ).json()
         assert proof["rootHash"] == cp.root_hash.hex()
-        merkle.verify_consistency(1, cp.size, [bytes.fromhex(h) for h in proof["hashes"]],
-                                  leaves[0], cp.root_hash)
+        merkle.verify_consistency(
+            1, cp.size, [bytes.fromhex(h) for h in proof["hashes"]], leaves[0], cp.root_hash
+        )
         return cp.root_hash
 
     def _verify_v2(self) -> bytes:
@@ -120,8 +125,8 @@ class Instance:
         bundle = self.client.get(f"/api/v2/tile/entries/000.p/{cp.size}").content
         leaves, pos = [], 0
         while pos < len(bundle):
-            n = int.from_bytes(bundle[pos:pos + 2], "big")
-            leaves.append(merkle.leaf_hash(bundle[pos + 2:pos + 2 + n]))
+            n = int.from_bytes(bundle[pos : pos + 2], "big")
+            leaves.append(merkle.leaf_hash(bundle[pos + 2 : pos + 2 + n]))
             pos += 2 + n
         assert len(leaves) == cp.size
         tile = self.client.get(f"/api/v2/tile/0/000.p/{cp.size}").content
@@ -134,11 +139,11 @@ class Instance:
         size = sth["tree_size"]
         leaves: list[bytes] = []
         while len(leaves) < size:  # the log answers at most a page per request
-            got = self.client.get("/ct/v1/get-entries",
-                                  params={"start": len(leaves), "end": size - 1}).json()
+            got = self.client.get(
+                "/ct/v1/get-entries", params={"start": len(leaves), "end": size - 1}
+            ).json()
             assert got["entries"]
-            leaves += [merkle.leaf_hash(base64.b64decode(e["leaf_input"]))
-                       for e in got["entries"]]
+            leaves += [merkle.leaf_hash(base64.b64decode(e["leaf_input"])) for e in got["entries"]]
         root = base64.b64decode(sth["sha256_root_hash"])
         assert len(leaves) == size and merkle.tree_root(leaves) == root
         return root
@@ -168,8 +173,11 @@ def _seed(inst: Instance) -> None:
     for path, request in inst.seeded.values():
         r = c.post(path, json=request)
         assert r.status_code == 201, r.text
-    r = c.post("/api/v2/signingCert", json={"certificateSigningRequest": _csr_b64()},
-               headers={"Authorization": f"Bearer {inst.token}"})
+    r = c.post(
+        "/api/v2/signingCert",
+        json={"certificateSigningRequest": _csr_b64()},
+        headers={"Authorization": f"Bearer {inst.token}"},
+    )
     assert r.status_code == 200, r.text
     inst.chain_pem = r.json()["signedCertificateEmbeddedSct"]["chain"]["certificates"]
 
@@ -192,11 +200,18 @@ def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
         try:
             token = client.post("/oidc/token", json={"email": EMAIL}).json()["id_token"]
             inst = Instance(
-                url=url, port=port, host=f"127.0.0.1:{port}", cfg=cfg,
-                material=Material.load(cfg), client=client, token=token,
+                url=url,
+                port=port,
+                host=f"127.0.0.1:{port}",
+                cfg=cfg,
+                material=Material.load(cfg),
+                client=client,
+                token=token,
                 dev=DevIssuer.for_instance(Material.load(cfg).signer("dev-oidc"), cfg.url),
-                v1_request=hashedrekord_v1()[0], v2_request=hashedrekord_v2()[0],
-                chain_pem=[], errors=capture,
+                v1_request=hashedrekord_v1()[0],
+                v2_request=hashedrekord_v2()[0],
+                chain_pem=[],
+                errors=capture,
             )
             _seed(inst)
             inst.sizes = inst.log_sizes()
@@ -216,8 +231,9 @@ def unchanged(instance: Instance) -> Instance:
     return instance
 
 
-def raw_http(port: int, request: bytes, *, half_close: bool = False,
-             timeout: float = 5.0) -> tuple[int | None, bytes]:
+def raw_http(
+    port: int, request: bytes, *, half_close: bool = False, timeout: float = 5.0
+) -> tuple[int | None, bytes]:
     """Send raw bytes (no client-side path normalisation); ``(status or None, body)``.
 
     ``half_close`` shuts the write side after sending (a client that hangs up mid-body).

@@ -50,8 +50,11 @@ def b64(data: bytes) -> str:
 # -- material --------------------------------------------------------------------------------
 
 CERT, KEY = leaf()
-ED_PUB_PEM = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
-    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+ED_PUB_PEM = (
+    ed25519.Ed25519PrivateKey.generate()
+    .public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+)
 RSA_1024 = rsa.generate_private_key(65537, 1024)  # noqa: S505 — refused on purpose
 BAD_PEM = b"-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----\n"
 TWO_PEMS = pem(CERT) + pem(CERT)
@@ -59,16 +62,22 @@ GARBAGE_DER = bytes.fromhex("3082ffff0201") + b"\x00" * 32
 _SELF_NAME = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "not under the CA root")])
 _SELF_KEY = ec.generate_private_key(ec.SECP256R1())
 SELF_SIGNED_DER = (
-    x509.CertificateBuilder().subject_name(_SELF_NAME).issuer_name(_SELF_NAME)
-    .public_key(_SELF_KEY.public_key()).serial_number(1)
-    .not_valid_before(CERT.not_valid_before_utc).not_valid_after(CERT.not_valid_after_utc)
-    .sign(_SELF_KEY, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    x509.CertificateBuilder()
+    .subject_name(_SELF_NAME)
+    .issuer_name(_SELF_NAME)
+    .public_key(_SELF_KEY.public_key())
+    .serial_number(1)
+    .not_valid_before(CERT.not_valid_before_utc)
+    .not_valid_after(CERT.not_valid_after_utc)
+    .sign(_SELF_KEY, hashes.SHA256())
+    .public_bytes(serialization.Encoding.DER)
 )
 
 
 def _csr(key: Any, *, tamper: bool = False) -> str:
-    csr = x509.CertificateSigningRequestBuilder().subject_name(_SELF_NAME).sign(
-        key, hashes.SHA256())
+    csr = (
+        x509.CertificateSigningRequestBuilder().subject_name(_SELF_NAME).sign(key, hashes.SHA256())
+    )
     data = bytearray(csr.public_bytes(serialization.Encoding.DER))
     if tamper:
         data[-1] ^= 0x01  # last byte of the signature
@@ -84,8 +93,11 @@ def _unknown_key_algorithm(der: bytes) -> bytes:
     return der.replace(_EC_OID, _UNKNOWN_OID)
 
 
-UNKNOWN_ALG_SPKI = _unknown_key_algorithm(KEY.public_key().public_bytes(
-    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+UNKNOWN_ALG_SPKI = _unknown_key_algorithm(
+    KEY.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+)
 
 
 def _hr_v1(mutate: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
@@ -119,6 +131,7 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
         for p in parents:
             node = node[p]
         node[last] = value
+
     return mutate
 
 
@@ -129,10 +142,12 @@ def _drop(path: str) -> Callable[[dict[str, Any]], None]:
         for p in parents:
             node = node[p]
         del node[last]
+
     return mutate
 
 
 # -- cases -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Case:
@@ -147,10 +162,18 @@ class Case:
     auth: bool = False
 
 
-def C(id: str, method: str, path: str, body: Any = None, *, expect: int | tuple[int, ...] = (),
-      **kw: Any) -> Case:
-    return Case(id, method, path, body, expect=(expect,) if isinstance(expect, int) else expect,
-                **kw)
+def C(
+    id: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    expect: int | tuple[int, ...] = (),
+    **kw: Any,
+) -> Case:
+    return Case(
+        id, method, path, body, expect=(expect,) if isinstance(expect, int) else expect, **kw
+    )
 
 
 # JSON POST endpoints: (id, path, body limit, accepts an empty object)
@@ -192,8 +215,11 @@ GENERIC_BODIES: list[tuple[str, bytes, str]] = [
     ("form-encoded", b"a=b&c=d", "application/x-www-form-urlencoded"),
     ("text-plain-array", b"[]", "text/plain"),
     ("xml", b'<?xml version="1.0"?><a/>', "application/xml"),
-    ("multipart", b'--x\r\nContent-Disposition: form-data; name="a"\r\n\r\nb\r\n--x--\r\n',
-     "multipart/form-data; boundary=x"),
+    (
+        "multipart",
+        b'--x\r\nContent-Disposition: form-data; name="a"\r\n\r\nb\r\n--x--\r\n',
+        "multipart/form-data; boundary=x",
+    ),
     ("octet-stream-garbage", bytes(range(256)), "application/octet-stream"),
     ("timestamp-query-garbage", b"\x30\x03\x02\x01", "application/timestamp-query"),
 ]
@@ -209,8 +235,7 @@ def _generic() -> Iterator[Case]:
         yield C(f"{name}/oversize-content-length", "POST", path, over, expect=413)
         yield C(f"{name}/oversize-chunked", "POST", path, ("chunked", over), expect=413)
         for method in ("PUT", "DELETE", "PATCH"):
-            yield C(f"{name}/method-{method}", method, path, b"{}", expect=405,
-                    json_error=False)
+            yield C(f"{name}/method-{method}", method, path, b"{}", expect=405, json_error=False)
         yield C(f"{name}/method-GET", "GET", path, expect=(400, 405), json_error=False)
 
 
@@ -244,8 +269,7 @@ GET_ENDPOINTS = [
 def _wrong_methods() -> Iterator[Case]:
     for name, path in GET_ENDPOINTS:
         for method in ("POST", "PUT", "DELETE"):
-            yield C(f"{name}/method-{method}", method, path, b"{}", expect=405,
-                    json_error=False)
+            yield C(f"{name}/method-{method}", method, path, b"{}", expect=405, json_error=False)
 
 
 HUGE = "9" * 25
@@ -257,76 +281,172 @@ def _v1() -> Iterator[Case]:
     yield from [
         C("v1-create/kind-missing", "POST", P, {"apiVersion": "0.0.1", "spec": {}}),
         C("v1-create/kind-number", "POST", P, {"kind": 42, "apiVersion": "0.0.1", "spec": {}}),
-        C("v1-create/kind-unknown", "POST", P, {"kind": "rpm", "apiVersion": "0.0.1",
-                                                "spec": {}}),
-        C("v1-create/kind-array", "POST", P, {"kind": ["hashedrekord"], "apiVersion": "0.0.1",
-                                              "spec": {}}),
-        C("v1-create/apiVersion-true", "POST", P, {"kind": "hashedrekord", "apiVersion": True,
-                                                   "spec": {}}),
-        C("v1-create/apiVersion-unknown", "POST", P, _hr_v1(lambda s: None) | {
-            "apiVersion": "9.9.9"}),
-        C("v1-create/spec-array", "POST", P, {"kind": "hashedrekord", "apiVersion": "0.0.1",
-                                              "spec": []}),
-        C("v1-create/spec-string", "POST", P, {"kind": "hashedrekord", "apiVersion": "0.0.1",
-                                               "spec": "{}"}),
-        C("v1-create/spec-null", "POST", P, {"kind": "hashedrekord", "apiVersion": "0.0.1",
-                                             "spec": None}),
+        C("v1-create/kind-unknown", "POST", P, {"kind": "rpm", "apiVersion": "0.0.1", "spec": {}}),
+        C(
+            "v1-create/kind-array",
+            "POST",
+            P,
+            {"kind": ["hashedrekord"], "apiVersion": "0.0.1", "spec": {}},
+        ),
+        C(
+            "v1-create/apiVersion-true",
+            "POST",
+            P,
+            {"kind": "hashedrekord", "apiVersion": True, "spec": {}},
+        ),
+        C(
+            "v1-create/apiVersion-unknown",
+            "POST",
+            P,
+            _hr_v1(lambda s: None) | {"apiVersion": "9.9.9"},
+        ),
+        C(
+            "v1-create/spec-array",
+            "POST",
+            P,
+            {"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": []},
+        ),
+        C(
+            "v1-create/spec-string",
+            "POST",
+            P,
+            {"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": "{}"},
+        ),
+        C(
+            "v1-create/spec-null",
+            "POST",
+            P,
+            {"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": None},
+        ),
         C("v1-create/hr-signature-missing", "POST", P, _hr_v1(_drop("signature"))),
         C("v1-create/hr-data-missing", "POST", P, _hr_v1(_drop("data"))),
-        C("v1-create/hr-sig-invalid-base64", "POST", P,
-          _hr_v1(_set("signature.content", "!!not base64!!"))),
-        C("v1-create/hr-sig-unpadded-base64", "POST", P,
-          _hr_v1(_set("signature.content", "AAA"))),
+        C(
+            "v1-create/hr-sig-invalid-base64",
+            "POST",
+            P,
+            _hr_v1(_set("signature.content", "!!not base64!!")),
+        ),
+        C("v1-create/hr-sig-unpadded-base64", "POST", P, _hr_v1(_set("signature.content", "AAA"))),
         C("v1-create/hr-sig-number", "POST", P, _hr_v1(_set("signature.content", 12345))),
-        C("v1-create/hr-sig-huge-integer", "POST", P,
-          _hr_v1(_set("signature.content", 10**300))),
-        C("v1-create/hr-sig-wrong", "POST", P,
-          _hr_v1(_set("signature.content", b64(b"\x30\x06\x02\x01\x01\x02\x01\x01")))),
-        C("v1-create/hr-key-invalid-base64", "POST", P,
-          _hr_v1(_set("signature.publicKey.content", "%%%"))),
-        C("v1-create/hr-key-bad-pem", "POST", P,
-          _hr_v1(_set("signature.publicKey.content", b64(BAD_PEM)))),
-        C("v1-create/hr-key-two-pems", "POST", P,
-          _hr_v1(_set("signature.publicKey.content", b64(TWO_PEMS)))),
-        C("v1-create/hr-key-der-not-pem", "POST", P,
-          _hr_v1(_set("signature.publicKey.content", b64(der(CERT))))),
-        C("v1-create/hr-key-garbage-der", "POST", P,
-          _hr_v1(_set("signature.publicKey.content", b64(GARBAGE_DER)))),
-        C("v1-create/hr-key-unicode-garbage", "POST", P,
-          _hr_v1(_set("signature.publicKey.content", "é\u202e💩"))),
-        C("v1-create/hr-key-ed25519", "POST", P,
-          _hr_v1(_set("signature.publicKey.content", b64(ED_PUB_PEM)))),
-        C("v1-create/hr-hash-algorithm-md5", "POST", P,
-          _hr_v1(_set("data.hash.algorithm", "md5"))),
-        C("v1-create/hr-hash-value-not-hex", "POST", P,
-          _hr_v1(_set("data.hash.value", "z" * 64))),
+        C("v1-create/hr-sig-huge-integer", "POST", P, _hr_v1(_set("signature.content", 10**300))),
+        C(
+            "v1-create/hr-sig-wrong",
+            "POST",
+            P,
+            _hr_v1(_set("signature.content", b64(b"\x30\x06\x02\x01\x01\x02\x01\x01"))),
+        ),
+        C(
+            "v1-create/hr-key-invalid-base64",
+            "POST",
+            P,
+            _hr_v1(_set("signature.publicKey.content", "%%%")),
+        ),
+        C(
+            "v1-create/hr-key-bad-pem",
+            "POST",
+            P,
+            _hr_v1(_set("signature.publicKey.content", b64(BAD_PEM))),
+        ),
+        C(
+            "v1-create/hr-key-two-pems",
+            "POST",
+            P,
+            _hr_v1(_set("signature.publicKey.content", b64(TWO_PEMS))),
+        ),
+        C(
+            "v1-create/hr-key-der-not-pem",
+            "POST",
+            P,
+            _hr_v1(_set("signature.publicKey.content", b64(der(CERT)))),
+        ),
+        C(
+            "v1-create/hr-key-garbage-der",
+            "POST",
+            P,
+            _hr_v1(_set("signature.publicKey.content", b64(GARBAGE_DER))),
+        ),
+        C(
+            "v1-create/hr-key-unicode-garbage",
+            "POST",
+            P,
+            _hr_v1(_set("signature.publicKey.content", "é\u202e💩")),
+        ),
+        C(
+            "v1-create/hr-key-ed25519",
+            "POST",
+            P,
+            _hr_v1(_set("signature.publicKey.content", b64(ED_PUB_PEM))),
+        ),
+        C("v1-create/hr-hash-algorithm-md5", "POST", P, _hr_v1(_set("data.hash.algorithm", "md5"))),
+        C("v1-create/hr-hash-value-not-hex", "POST", P, _hr_v1(_set("data.hash.value", "z" * 64))),
         C("v1-create/hr-hash-value-short", "POST", P, _hr_v1(_set("data.hash.value", "ab"))),
         C("v1-create/hr-hash-value-number", "POST", P, _hr_v1(_set("data.hash.value", 10**70))),
-        C("v1-create/hr-hash-value-newline", "POST", P,
-          _hr_v1(_set("data.hash.value", "a" * 63 + "\n"))),
-        C("v1-create/hr-data-url", "POST", P,
-          _hr_v1(_set("data.url", "http://127.0.0.1:1/artifact"))),
-        C("v1-create/hr-signature-over-other-digest", "POST", P,
-          _hr_v1(_set("data.hash.value", "ab" * 32))),
+        C(
+            "v1-create/hr-hash-value-newline",
+            "POST",
+            P,
+            _hr_v1(_set("data.hash.value", "a" * 63 + "\n")),
+        ),
+        C(
+            "v1-create/hr-data-url",
+            "POST",
+            P,
+            _hr_v1(_set("data.url", "http://127.0.0.1:1/artifact")),
+        ),
+        C(
+            "v1-create/hr-signature-over-other-digest",
+            "POST",
+            P,
+            _hr_v1(_set("data.hash.value", "ab" * 32)),
+        ),
         C("v1-create/duplicate", "POST", P, lambda inst: inst.v1_request, expect=409),
-        C("v1-create/duplicate-with-unknown-field", "POST", P,
-          lambda inst: {**inst.v1_request, "unknownField": [1, 2]}, expect=(400, 409)),
+        C(
+            "v1-create/duplicate-with-unknown-field",
+            "POST",
+            P,
+            lambda inst: {**inst.v1_request, "unknownField": [1, 2]},
+            expect=(400, 409),
+        ),
         C("v1-create/dsse-envelope-not-json", "POST", P, _dsse_v1_envelope("{not json")),
         C("v1-create/dsse-envelope-array", "POST", P, _dsse_v1_envelope("[]")),
         C("v1-create/dsse-envelope-number", "POST", P, _dsse_v1_envelope("12")),
-        C("v1-create/dsse-payload-invalid-base64", "POST", P,
-          _dsse_v1_envelope(_valid_envelope_with(payload="@@@"))),
-        C("v1-create/dsse-signatures-not-array", "POST", P,
-          _dsse_v1_envelope(_valid_envelope_with(signatures={"sig": "AA=="}))),
-        C("v1-create/dsse-envelope-lone-surrogate", "POST", P,
-          _dsse_v1_envelope(_valid_envelope_with(payloadType="\ud800"))),
-        C("v1-create/dsse-envelope-huge-integer", "POST", P,
-          _dsse_v1_envelope('{"payload": "", "x": ' + "9" * 5000 + "}")),
-        C("v1-create/dsse-envelope-deep-nesting", "POST", P,
-          _dsse_v1_envelope('{"x": ' + "[" * 5000 + "]" * 5000 + "}")),
-        C("v1-create/dsse-verifier-number", "POST", P,
-          dsse_v1(cert=CERT, key=KEY)[0] | {"spec": {"proposedContent": {
-              "envelope": _valid_envelope_with(), "verifiers": [7]}}}),
+        C(
+            "v1-create/dsse-payload-invalid-base64",
+            "POST",
+            P,
+            _dsse_v1_envelope(_valid_envelope_with(payload="@@@")),
+        ),
+        C(
+            "v1-create/dsse-signatures-not-array",
+            "POST",
+            P,
+            _dsse_v1_envelope(_valid_envelope_with(signatures={"sig": "AA=="})),
+        ),
+        C(
+            "v1-create/dsse-envelope-lone-surrogate",
+            "POST",
+            P,
+            _dsse_v1_envelope(_valid_envelope_with(payloadType="\ud800")),
+        ),
+        C(
+            "v1-create/dsse-envelope-huge-integer",
+            "POST",
+            P,
+            _dsse_v1_envelope('{"payload": "", "x": ' + "9" * 5000 + "}"),
+        ),
+        C(
+            "v1-create/dsse-envelope-deep-nesting",
+            "POST",
+            P,
+            _dsse_v1_envelope('{"x": ' + "[" * 5000 + "]" * 5000 + "}"),
+        ),
+        C(
+            "v1-create/dsse-verifier-number",
+            "POST",
+            P,
+            dsse_v1(cert=CERT, key=KEY)[0]
+            | {"spec": {"proposedContent": {"envelope": _valid_envelope_with(), "verifiers": [7]}}},
+        ),
         C("v1-create/intoto-inner-base64-invalid", "POST", P, _intoto_bad_inner()),
         C("v1-create/intoto-hash-not-hex", "POST", P, _intoto_hash("xyz")),
         # GET by index
@@ -338,8 +458,7 @@ def _v1() -> Iterator[Case]:
         C("v1-get/logIndex-huge", "GET", Q, params={"logIndex": HUGE}),
         C("v1-get/logIndex-unicode-digits", "GET", Q, params={"logIndex": "١٢"}),
         C("v1-get/logIndex-past-end", "GET", Q, params={"logIndex": "999999"}, expect=404),
-        C("v1-get/logIndex-int64-max", "GET", Q, params={"logIndex": str(2**63 - 1)},
-          expect=404),
+        C("v1-get/logIndex-int64-max", "GET", Q, params={"logIndex": str(2**63 - 1)}, expect=404),
         C("v1-get/logIndex-int64-overflow", "GET", Q, params={"logIndex": str(2**64)}),
         # GET by UUID / entry ID
         C("v1-get-id/not-hex", "GET", Q + "/" + "z" * 64),
@@ -349,21 +468,23 @@ def _v1() -> Iterator[Case]:
         C("v1-get-id/unicode", "GET", Q + "/%C3%A9%E2%80%AE"),
         C("v1-get-id/percent-garbage", "GET", Q + "/%ff%fe%00"),
         # retrieve
-        *[C(f"v1-retrieve/{k}", "POST", "/api/v1/log/entries/retrieve", b, expect=e)
-          for k, b, e in [
-              ("entryUUIDs-string", {"entryUUIDs": "abc"}, 422),
-              ("entryUUIDs-not-hex", {"entryUUIDs": ["zz"]}, 400),
-              ("entryUUIDs-number", {"entryUUIDs": [1]}, 400),
-              ("entryUUIDs-too-many", {"entryUUIDs": ["ab" * 32] * 11}, 422),
-              ("logIndexes-negative", {"logIndexes": [-1]}, 422),
-              ("logIndexes-string", {"logIndexes": ["1"]}, 422),
-              ("logIndexes-true", {"logIndexes": [True]}, 422),
-              ("logIndexes-float", {"logIndexes": [1.5]}, 422),
-              ("logIndexes-null", {"logIndexes": [None]}, 422),
-              ("logIndexes-object", {"logIndexes": {"0": 1}}, 422),
-              ("entries-string", {"entries": ["x"]}, 422),
-              ("entries-bad-entry", {"entries": [{"kind": "hashedrekord"}]}, 400),
-          ]],
+        *[
+            C(f"v1-retrieve/{k}", "POST", "/api/v1/log/entries/retrieve", b, expect=e)
+            for k, b, e in [
+                ("entryUUIDs-string", {"entryUUIDs": "abc"}, 422),
+                ("entryUUIDs-not-hex", {"entryUUIDs": ["zz"]}, 400),
+                ("entryUUIDs-number", {"entryUUIDs": [1]}, 400),
+                ("entryUUIDs-too-many", {"entryUUIDs": ["ab" * 32] * 11}, 422),
+                ("logIndexes-negative", {"logIndexes": [-1]}, 422),
+                ("logIndexes-string", {"logIndexes": ["1"]}, 422),
+                ("logIndexes-true", {"logIndexes": [True]}, 422),
+                ("logIndexes-float", {"logIndexes": [1.5]}, 422),
+                ("logIndexes-null", {"logIndexes": [None]}, 422),
+                ("logIndexes-object", {"logIndexes": {"0": 1}}, 422),
+                ("entries-string", {"entries": ["x"]}, 422),
+                ("entries-bad-entry", {"entries": [{"kind": "hashedrekord"}]}, 400),
+            ]
+        ],
     ]
 
 
@@ -399,14 +520,20 @@ def _search(prefix: str, path: str) -> Iterator[Case]:
         ("publicKey-bad-base64", {"publicKey": {"format": "x509", "content": "%%%"}}),
         ("publicKey-bad-pem", {"publicKey": {"format": "x509", "content": BAD_PEM.decode()}}),
         ("publicKey-garbage-der", {"publicKey": {"format": "x509", "content": b64(GARBAGE_DER)}}),
-        ("publicKey-unknown-algorithm", {"publicKey": {"format": "x509",
-                                                       "content": b64(UNKNOWN_ALG_SPKI)}}),
+        (
+            "publicKey-unknown-algorithm",
+            {"publicKey": {"format": "x509", "content": b64(UNKNOWN_ALG_SPKI)}},
+        ),
         ("publicKey-content-number", {"publicKey": {"format": "x509", "content": 10**40}}),
         ("publicKey-unicode", {"publicKey": {"format": "x509", "content": "é💩\u202e"}}),
-        ("publicKey-url-disabled", {"publicKey": {"format": "x509",
-                                                  "url": "http://127.0.0.1:1/key"}}),
-        ("publicKey-content-and-url", {"publicKey": {"format": "x509", "content": "a",
-                                                     "url": "http://x"}}),
+        (
+            "publicKey-url-disabled",
+            {"publicKey": {"format": "x509", "url": "http://127.0.0.1:1/key"}},
+        ),
+        (
+            "publicKey-content-and-url",
+            {"publicKey": {"format": "x509", "content": "a", "url": "http://x"}},
+        ),
     ]:
         yield C(f"{prefix}/{k}", "POST", path, body, expect=400)
 
@@ -428,18 +555,35 @@ def _proof() -> Iterator[Case]:
         ("treeID-garbage", {"lastSize": "1", "treeID": "x\u202e"}, 404),
     ]:
         yield C(f"v1-proof/{k}", "GET", P, params=params, expect=expect)
-    yield C("v1-publicKey/treeID-other", "GET", "/api/v1/log/publicKey",
-            params={"treeID": "-5"}, expect=404)
+    yield C(
+        "v1-publicKey/treeID-other",
+        "GET",
+        "/api/v1/log/publicKey",
+        params={"treeID": "-5"},
+        expect=404,
+    )
 
 
 def _v2() -> Iterator[Case]:
     P = "/api/v2/log/entries"
     R = "hashedRekordRequestV002"
     yield from [
-        C("v2-create/content-type-text", "POST", P, _hr_v2(lambda r: None),
-          headers={"content-type": "text/plain"}, expect=415),
-        C("v2-create/content-type-form", "POST", P, _hr_v2(lambda r: None),
-          headers={"content-type": "application/x-www-form-urlencoded"}, expect=415),
+        C(
+            "v2-create/content-type-text",
+            "POST",
+            P,
+            _hr_v2(lambda r: None),
+            headers={"content-type": "text/plain"},
+            expect=415,
+        ),
+        C(
+            "v2-create/content-type-form",
+            "POST",
+            P,
+            _hr_v2(lambda r: None),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+            expect=415,
+        ),
         C("v2-create/both-members", "POST", P, {R: {}, "dsseRequestV002": {}}),
         C("v2-create/unknown-member", "POST", P, {"rpmRequestV002": {}}),
         C("v2-create/extra-field", "POST", P, _hr_v2(lambda r: None) | {"extra": 1}),
@@ -451,35 +595,97 @@ def _v2() -> Iterator[Case]:
         C("v2-create/digest-number", "POST", P, _hr_v2(_set("digest", 123))),
         C("v2-create/digest-wrong-length", "POST", P, _hr_v2(_set("digest", b64(b"x" * 31)))),
         C("v2-create/digest-huge-integer", "POST", P, _hr_v2(_set("digest", 10**400))),
-        C("v2-create/signature-wrong", "POST", P,
-          _hr_v2(_set("signature.content", b64(b"\x30\x06\x02\x01\x01\x02\x01\x01")))),
-        C("v2-create/signature-bad-base64", "POST", P,
-          _hr_v2(_set("signature.content", "a=b="))),
-        C("v2-create/keyDetails-unknown", "POST", P,
-          _hr_v2(_set("signature.verifier.keyDetails", "PKIX_ED25519"))),
-        C("v2-create/keyDetails-mismatch", "POST", P,
-          _hr_v2(_set("signature.verifier.keyDetails", "PKIX_RSA_PKCS1V15_2048_SHA256"))),
-        C("v2-create/keyDetails-true", "POST", P,
-          _hr_v2(_set("signature.verifier.keyDetails", True))),
-        C("v2-create/verifier-cert-and-key", "POST", P,
-          _hr_v2(_set("signature.verifier.publicKey", {"rawBytes": b64(b"x")}))),
-        C("v2-create/verifier-garbage-der", "POST", P,
-          _hr_v2(_set("signature.verifier.x509Certificate.rawBytes", b64(GARBAGE_DER)))),
-        C("v2-create/verifier-pem-not-der", "POST", P,
-          _hr_v2(_set("signature.verifier.x509Certificate.rawBytes", b64(pem(CERT))))),
-        C("v2-create/verifier-key-unknown-algorithm", "POST", P, _hr_v2(_set(
-            "signature.verifier", {"publicKey": {"rawBytes": b64(UNKNOWN_ALG_SPKI)},
-                                   "keyDetails": "PKIX_ECDSA_P256_SHA_256"}))),
-        C("v2-create/verifier-rsa-1024", "POST", P, _hr_v2(_set("signature.verifier", {
-            "publicKey": {"rawBytes": b64(RSA_1024.public_key().public_bytes(
-                serialization.Encoding.DER,
-                serialization.PublicFormat.SubjectPublicKeyInfo))},
-            "keyDetails": "PKIX_RSA_PKCS1V15_2048_SHA256"}))),
+        C(
+            "v2-create/signature-wrong",
+            "POST",
+            P,
+            _hr_v2(_set("signature.content", b64(b"\x30\x06\x02\x01\x01\x02\x01\x01"))),
+        ),
+        C("v2-create/signature-bad-base64", "POST", P, _hr_v2(_set("signature.content", "a=b="))),
+        C(
+            "v2-create/keyDetails-unknown",
+            "POST",
+            P,
+            _hr_v2(_set("signature.verifier.keyDetails", "PKIX_ED25519")),
+        ),
+        C(
+            "v2-create/keyDetails-mismatch",
+            "POST",
+            P,
+            _hr_v2(_set("signature.verifier.keyDetails", "PKIX_RSA_PKCS1V15_2048_SHA256")),
+        ),
+        C(
+            "v2-create/keyDetails-true",
+            "POST",
+            P,
+            _hr_v2(_set("signature.verifier.keyDetails", True)),
+        ),
+        C(
+            "v2-create/verifier-cert-and-key",
+            "POST",
+            P,
+            _hr_v2(_set("signature.verifier.publicKey", {"rawBytes": b64(b"x")})),
+        ),
+        C(
+            "v2-create/verifier-garbage-der",
+            "POST",
+            P,
+            _hr_v2(_set("signature.verifier.x509Certificate.rawBytes", b64(GARBAGE_DER))),
+        ),
+        C(
+            "v2-create/verifier-pem-not-der",
+            "POST",
+            P,
+            _hr_v2(_set("signature.verifier.x509Certificate.rawBytes", b64(pem(CERT)))),
+        ),
+        C(
+            "v2-create/verifier-key-unknown-algorithm",
+            "POST",
+            P,
+            _hr_v2(
+                _set(
+                    "signature.verifier",
+                    {
+                        "publicKey": {"rawBytes": b64(UNKNOWN_ALG_SPKI)},
+                        "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                    },
+                )
+            ),
+        ),
+        C(
+            "v2-create/verifier-rsa-1024",
+            "POST",
+            P,
+            _hr_v2(
+                _set(
+                    "signature.verifier",
+                    {
+                        "publicKey": {
+                            "rawBytes": b64(
+                                RSA_1024.public_key().public_bytes(
+                                    serialization.Encoding.DER,
+                                    serialization.PublicFormat.SubjectPublicKeyInfo,
+                                )
+                            )
+                        },
+                        "keyDetails": "PKIX_RSA_PKCS1V15_2048_SHA256",
+                    },
+                )
+            ),
+        ),
         C("v2-create/duplicate", "POST", P, lambda inst: inst.v2_request, expect=409),
         C("v2-create/dsse-empty", "POST", P, {"dsseRequestV002": {}}),
-        C("v2-create/dsse-signatures-empty", "POST", P, {"dsseRequestV002": {
-            "envelope": {"payload": "", "payloadType": "x", "signatures": []},
-            "verifiers": []}}),
+        C(
+            "v2-create/dsse-signatures-empty",
+            "POST",
+            P,
+            {
+                "dsseRequestV002": {
+                    "envelope": {"payload": "", "payloadType": "x", "signatures": []},
+                    "verifiers": [],
+                }
+            },
+        ),
         C("v2-get/index-negative", "GET", P + "/-1"),
         C("v2-get/index-non-numeric", "GET", P + "/abc"),
         C("v2-get/index-huge", "GET", P + "/" + HUGE),
@@ -489,12 +695,20 @@ def _v2() -> Iterator[Case]:
     ]
     T = "/api/v2/tile/"
     for k, tile in [
-        ("not-yet", "0/001"), ("level-too-high", "64/000"), ("level-negative", "-1/000"),
-        ("width-zero", "0/000.p/0"), ("width-256", "0/000.p/256"),
-        ("width-leading-zero", "0/000.p/02"), ("width-past-size", "0/000.p/200"),
-        ("index-non-numeric", "0/abc"), ("index-huge", "0/x999/x999/x999/x999/x999/x999/999"),
-        ("index-non-canonical", "0/x000/001"), ("entries-past-size", "entries/000.p/9"),
-        ("empty", ""), ("unicode", "%E2%80%AE%F0%9F%92%A9"), ("trailing-slash", "0/000/"),
+        ("not-yet", "0/001"),
+        ("level-too-high", "64/000"),
+        ("level-negative", "-1/000"),
+        ("width-zero", "0/000.p/0"),
+        ("width-256", "0/000.p/256"),
+        ("width-leading-zero", "0/000.p/02"),
+        ("width-past-size", "0/000.p/200"),
+        ("index-non-numeric", "0/abc"),
+        ("index-huge", "0/x999/x999/x999/x999/x999/x999/999"),
+        ("index-non-canonical", "0/x000/001"),
+        ("entries-past-size", "entries/000.p/9"),
+        ("empty", ""),
+        ("unicode", "%E2%80%AE%F0%9F%92%A9"),
+        ("trailing-slash", "0/000/"),
     ]:
         yield C(f"v2-tile/{k}", "GET", T + tile, expect=404)
 
@@ -502,147 +716,413 @@ def _v2() -> Iterator[Case]:
 def _ca() -> Iterator[Case]:
     P = "/api/v2/signingCert"
     csr = _csr(ec.generate_private_key(ec.SECP256R1()))
-    ok_key_pem = KEY.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    ok_key_pem = (
+        KEY.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     pkr = {"publicKey": {"content": ok_key_pem}, "proofOfPossession": b64(b"\x30\x00")}
     yield from [
         C("ca/no-token", "POST", P, {"certificateSigningRequest": csr}, expect=401),
-        C("ca/bearer-empty", "POST", P, {"certificateSigningRequest": csr},
-          headers={"authorization": "Bearer"}, expect=401),
-        C("ca/basic-auth", "POST", P, {"certificateSigningRequest": csr},
-          headers={"authorization": "Basic dXNlcjpwYXNz"}, expect=401),
-        C("ca/token-garbage", "POST", P, {"certificateSigningRequest": csr},
-          headers={"authorization": "Bearer a.b.c"}, expect=401),
-        C("ca/token-not-jwt", "POST", P, {"certificateSigningRequest": csr},
-          headers={"authorization": "Bearer " + "x" * 3000}, expect=401),
-        C("ca/token-forged-signature", "POST", P, lambda inst: {
-            "certificateSigningRequest": csr,
-            "credentials": {"oidcIdentityToken": inst.token[:-6] + "AAAAAA"}}, expect=401),
-        C("ca/token-alg-none", "POST", P, lambda inst: {
-            "certificateSigningRequest": csr,
-            "credentials": {"oidcIdentityToken": _alg_none(inst.token)}}, expect=401),
-        C("ca/token-payload-deep-nesting", "POST", P, {
-            "certificateSigningRequest": csr, "credentials": {"oidcIdentityToken": _unsigned(
-                b'{"alg":"ES256"}', b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}")}},
-          expect=401),
-        C("ca/token-header-deep-nesting", "POST", P, {
-            "certificateSigningRequest": csr, "credentials": {"oidcIdentityToken": _unsigned(
-                b"[" * 5000 + b"]" * 5000, b"{}")}}, expect=401),
-        C("ca/token-payload-huge-integer", "POST", P, {
-            "certificateSigningRequest": csr, "credentials": {"oidcIdentityToken": _unsigned(
-                b'{"alg":"ES256"}', b'{"exp":' + b"9" * 5000 + b"}")}}, expect=401),
-        C("ca/token-payload-not-object", "POST", P, {
-            "certificateSigningRequest": csr, "credentials": {"oidcIdentityToken": _unsigned(
-                b'{"alg":"ES256"}', b"[1]")}}, expect=401),
+        C(
+            "ca/bearer-empty",
+            "POST",
+            P,
+            {"certificateSigningRequest": csr},
+            headers={"authorization": "Bearer"},
+            expect=401,
+        ),
+        C(
+            "ca/basic-auth",
+            "POST",
+            P,
+            {"certificateSigningRequest": csr},
+            headers={"authorization": "Basic dXNlcjpwYXNz"},
+            expect=401,
+        ),
+        C(
+            "ca/token-garbage",
+            "POST",
+            P,
+            {"certificateSigningRequest": csr},
+            headers={"authorization": "Bearer a.b.c"},
+            expect=401,
+        ),
+        C(
+            "ca/token-not-jwt",
+            "POST",
+            P,
+            {"certificateSigningRequest": csr},
+            headers={"authorization": "Bearer " + "x" * 3000},
+            expect=401,
+        ),
+        C(
+            "ca/token-forged-signature",
+            "POST",
+            P,
+            lambda inst: {
+                "certificateSigningRequest": csr,
+                "credentials": {"oidcIdentityToken": inst.token[:-6] + "AAAAAA"},
+            },
+            expect=401,
+        ),
+        C(
+            "ca/token-alg-none",
+            "POST",
+            P,
+            lambda inst: {
+                "certificateSigningRequest": csr,
+                "credentials": {"oidcIdentityToken": _alg_none(inst.token)},
+            },
+            expect=401,
+        ),
+        C(
+            "ca/token-payload-deep-nesting",
+            "POST",
+            P,
+            {
+                "certificateSigningRequest": csr,
+                "credentials": {
+                    "oidcIdentityToken": _unsigned(
+                        b'{"alg":"ES256"}', b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}"
+                    )
+                },
+            },
+            expect=401,
+        ),
+        C(
+            "ca/token-header-deep-nesting",
+            "POST",
+            P,
+            {
+                "certificateSigningRequest": csr,
+                "credentials": {"oidcIdentityToken": _unsigned(b"[" * 5000 + b"]" * 5000, b"{}")},
+            },
+            expect=401,
+        ),
+        C(
+            "ca/token-payload-huge-integer",
+            "POST",
+            P,
+            {
+                "certificateSigningRequest": csr,
+                "credentials": {
+                    "oidcIdentityToken": _unsigned(
+                        b'{"alg":"ES256"}', b'{"exp":' + b"9" * 5000 + b"}"
+                    )
+                },
+            },
+            expect=401,
+        ),
+        C(
+            "ca/token-payload-not-object",
+            "POST",
+            P,
+            {
+                "certificateSigningRequest": csr,
+                "credentials": {"oidcIdentityToken": _unsigned(b'{"alg":"ES256"}', b"[1]")},
+            },
+            expect=401,
+        ),
         # signed by the instance's own dev issuer: claims a CA must still refuse cleanly
-        *[C(f"ca/signed-token-{k}", "POST", P, _minted(csr, claims), expect=401)
-          for k, claims in [
-              ("sub-lone-surrogate", {"sub": "\ud800", "email": "a@b.co",
-                                      "email_verified": True}),
-              ("email-lone-surrogate", {"email": "a\udc80@b.co", "email_verified": True}),
-              ("email-number", {"email": 5, "email_verified": True}),
-              ("email-unverified", {"email": "a@b.co", "email_verified": False}),
-              ("email-not-address", {"email": "nobody", "email_verified": True}),
-              ("sub-empty", {"sub": "", "email": "a@b.co", "email_verified": True}),
-              ("sub-object", {"sub": {"a": 1}, "email": "a@b.co", "email_verified": True}),
-              ("aud-other", {"aud": "other", "email": "a@b.co", "email_verified": True}),
-              ("exp-string", {"exp": "soon", "email": "a@b.co", "email_verified": True}),
-              ("exp-past", {"exp": 1, "email": "a@b.co", "email_verified": True}),
-              ("nbf-future", {"nbf": 2**40, "email": "a@b.co", "email_verified": True}),
-              ("iat-huge", {"iat": 10**30, "email": "a@b.co", "email_verified": True}),
-              ("iss-unknown", {"iss": "https://issuer.invalid", "email": "a@b.co"}),
-          ]],
-        C("ca/signed-token-github-claim-lone-surrogate", "POST", P,
-          _minted(csr, None, repository="\udc80"), expect=401),
-        C("ca/signed-token-github-workflow-ref-space", "POST", P,
-          _minted(csr, None, job_workflow_ref="o/r/.github/workflows/f.yml@refs/heads/a b"),
-          expect=401),
-        C("ca/credentials-array", "POST", P, {"credentials": [], "certificateSigningRequest": csr},
-          expect=400),
-        C("ca/token-number", "POST", P, {"credentials": {"oidcIdentityToken": 12},
-                                         "certificateSigningRequest": csr}, expect=400),
-        C("ca/token-object", "POST", P, {"credentials": {"oidcIdentityToken": {"a": 1}},
-                                         "certificateSigningRequest": csr}, expect=400),
-        C("ca/csr-and-publicKeyRequest", "POST", P,
-          {"certificateSigningRequest": csr, "publicKeyRequest": pkr}, auth=True, expect=400),
+        *[
+            C(f"ca/signed-token-{k}", "POST", P, _minted(csr, claims), expect=401)
+            for k, claims in [
+                (
+                    "sub-lone-surrogate",
+                    {"sub": "\ud800", "email": "a@b.co", "email_verified": True},
+                ),
+                ("email-lone-surrogate", {"email": "a\udc80@b.co", "email_verified": True}),
+                ("email-number", {"email": 5, "email_verified": True}),
+                ("email-unverified", {"email": "a@b.co", "email_verified": False}),
+                ("email-not-address", {"email": "nobody", "email_verified": True}),
+                ("sub-empty", {"sub": "", "email": "a@b.co", "email_verified": True}),
+                ("sub-object", {"sub": {"a": 1}, "email": "a@b.co", "email_verified": True}),
+                ("aud-other", {"aud": "other", "email": "a@b.co", "email_verified": True}),
+                ("exp-string", {"exp": "soon", "email": "a@b.co", "email_verified": True}),
+                ("exp-past", {"exp": 1, "email": "a@b.co", "email_verified": True}),
+                ("nbf-future", {"nbf": 2**40, "email": "a@b.co", "email_verified": True}),
+                ("iat-huge", {"iat": 10**30, "email": "a@b.co", "email_verified": True}),
+                ("iss-unknown", {"iss": "https://issuer.invalid", "email": "a@b.co"}),
+            ]
+        ],
+        C(
+            "ca/signed-token-github-claim-lone-surrogate",
+            "POST",
+            P,
+            _minted(csr, None, repository="\udc80"),
+            expect=401,
+        ),
+        C(
+            "ca/signed-token-github-workflow-ref-space",
+            "POST",
+            P,
+            _minted(csr, None, job_workflow_ref="o/r/.github/workflows/f.yml@refs/heads/a b"),
+            expect=401,
+        ),
+        C(
+            "ca/credentials-array",
+            "POST",
+            P,
+            {"credentials": [], "certificateSigningRequest": csr},
+            expect=400,
+        ),
+        C(
+            "ca/token-number",
+            "POST",
+            P,
+            {"credentials": {"oidcIdentityToken": 12}, "certificateSigningRequest": csr},
+            expect=400,
+        ),
+        C(
+            "ca/token-object",
+            "POST",
+            P,
+            {"credentials": {"oidcIdentityToken": {"a": 1}}, "certificateSigningRequest": csr},
+            expect=400,
+        ),
+        C(
+            "ca/csr-and-publicKeyRequest",
+            "POST",
+            P,
+            {"certificateSigningRequest": csr, "publicKeyRequest": pkr},
+            auth=True,
+            expect=400,
+        ),
         C("ca/csr-number", "POST", P, {"certificateSigningRequest": 7}, auth=True, expect=400),
-        C("ca/csr-huge-integer", "POST", P, {"certificateSigningRequest": 10**4000}, auth=True,
-          expect=400),
-        C("ca/csr-bad-base64", "POST", P, {"certificateSigningRequest": "a%b"}, auth=True,
-          expect=400),
-        C("ca/csr-garbage-der", "POST", P, {"certificateSigningRequest": b64(GARBAGE_DER)},
-          auth=True, expect=400),
-        C("ca/csr-bad-pem", "POST", P, {"certificateSigningRequest": b64(
-            b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n")},
-          auth=True, expect=400),
-        C("ca/csr-cert-not-csr", "POST", P, {"certificateSigningRequest": b64(pem(CERT))},
-          auth=True, expect=400),
-        C("ca/csr-signature-tampered", "POST", P,
-          {"certificateSigningRequest": _csr(ec.generate_private_key(ec.SECP256R1()),
-                                             tamper=True)}, auth=True, expect=400),
-        C("ca/csr-rsa-1024", "POST", P, {"certificateSigningRequest": _csr(RSA_1024)},
-          auth=True, expect=400),
-        C("ca/csr-secp256k1", "POST", P,
-          {"certificateSigningRequest": _csr(ec.generate_private_key(ec.SECP256K1()))},
-          auth=True, expect=400),
-        C("ca/csr-dsa", "POST", P,
-          {"certificateSigningRequest": _csr(dsa.generate_private_key(2048))},
-          auth=True, expect=400),
-        C("ca/csr-rsa-exponent-3", "POST", P,
-          {"certificateSigningRequest": _csr(rsa.generate_private_key(3, 2048))},
-          auth=True, expect=400),
-        C("ca/csr-unknown-key-algorithm", "POST", P, {"certificateSigningRequest": b64(
-            _unknown_key_algorithm(base64.b64decode(_csr(ec.generate_private_key(
-                ec.SECP256R1())))))}, auth=True, expect=400),
-        C("ca/pkr-key-unknown-algorithm", "POST", P, {"publicKeyRequest": {
-            "publicKey": {"content": b64(UNKNOWN_ALG_SPKI)}, "proofOfPossession": "AA=="}},
-          auth=True, expect=400),
-        C("ca/csr-truncated-pem", "POST", P, {"certificateSigningRequest": b64(pem(CERT)[:10])},
-          auth=True, expect=400),
+        C(
+            "ca/csr-huge-integer",
+            "POST",
+            P,
+            {"certificateSigningRequest": 10**4000},
+            auth=True,
+            expect=400,
+        ),
+        C(
+            "ca/csr-bad-base64",
+            "POST",
+            P,
+            {"certificateSigningRequest": "a%b"},
+            auth=True,
+            expect=400,
+        ),
+        C(
+            "ca/csr-garbage-der",
+            "POST",
+            P,
+            {"certificateSigningRequest": b64(GARBAGE_DER)},
+            auth=True,
+            expect=400,
+        ),
+        C(
+            "ca/csr-bad-pem",
+            "POST",
+            P,
+            {
+                "certificateSigningRequest": b64(
+                    b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"
+                    b"-----END CERTIFICATE REQUEST-----\n"
+                )
+            },
+            auth=True,
+            expect=400,
+        ),
+        C(
+            "ca/csr-cert-not-csr",
+            "POST",
+            P,
+            {"certificateSigningRequest": b64(pem(CERT))},
+            auth=True,
+            expect=400,
+        ),
+        C(
+            "ca/csr-signature-tampered",
+            "POST",
+            P,
+            {
+                "certificateSigningRequest": _csr(
+                    ec.generate_private_key(ec.SECP256R1()), tamper=True
+                )
+            },
+            auth=True,
+            expect=400,
+        ),
+        C(
+            "ca/csr-rsa-1024",
+            "POST",
+            P,
+            {"certificateSigningRequest": _csr(RSA_1024)},
+            auth=True,
+            expect=400,
+        ),
+        C(
+            "ca/csr-secp256k1",
+            "POST",
+            P,
+            {"certificateSigningRequest": _csr(ec.generate_private_key(ec.SECP256K1()))},
+            auth=True,
+            expect=400,
+        ),
+        C(
+            "ca/csr-dsa",
+            "POST",
+            P,
+            {"certificateSigningRequest": _csr(dsa.generate_private_key(2048))},
+            auth=True,
+            expect=400,
+        ),
+        C(
+            "ca/csr-rsa-exponent-3",
+            "POST",
+            P,
+            {"certificateSigningRequest": _csr(rsa.generate_private_key(3, 2048))},
+            auth=True,
+            expect=400,
+        ),
+        C(
+            "ca/csr-unknown-key-algorithm",
+            "POST",
+            P,
+            {
+                "certificateSigningRequest": b64(
+                    _unknown_key_algorithm(
+                        base64.b64decode(_csr(ec.generate_private_key(ec.SECP256R1())))
+                    )
+                )
+            },
+            auth=True,
+            expect=400,
+        ),
+        C(
+            "ca/pkr-key-unknown-algorithm",
+            "POST",
+            P,
+            {
+                "publicKeyRequest": {
+                    "publicKey": {"content": b64(UNKNOWN_ALG_SPKI)},
+                    "proofOfPossession": "AA==",
+                }
+            },
+            auth=True,
+            expect=400,
+        ),
+        C(
+            "ca/csr-truncated-pem",
+            "POST",
+            P,
+            {"certificateSigningRequest": b64(pem(CERT)[:10])},
+            auth=True,
+            expect=400,
+        ),
         C("ca/pkr-string", "POST", P, {"publicKeyRequest": "key"}, auth=True, expect=400),
-        C("ca/pkr-publicKey-missing", "POST", P, {"publicKeyRequest": {}}, auth=True,
-          expect=400),
-        C("ca/pkr-content-number", "POST", P, {"publicKeyRequest": {
-            "publicKey": {"content": 5}, "proofOfPossession": "AA=="}}, auth=True, expect=400),
-        C("ca/pkr-pop-missing", "POST", P, {"publicKeyRequest": {
-            "publicKey": {"content": ok_key_pem}}}, auth=True, expect=400),
-        C("ca/pkr-pop-bad-base64", "POST", P, {"publicKeyRequest": {
-            "publicKey": {"content": ok_key_pem}, "proofOfPossession": "!!"}}, auth=True,
-          expect=400),
+        C("ca/pkr-publicKey-missing", "POST", P, {"publicKeyRequest": {}}, auth=True, expect=400),
+        C(
+            "ca/pkr-content-number",
+            "POST",
+            P,
+            {"publicKeyRequest": {"publicKey": {"content": 5}, "proofOfPossession": "AA=="}},
+            auth=True,
+            expect=400,
+        ),
+        C(
+            "ca/pkr-pop-missing",
+            "POST",
+            P,
+            {"publicKeyRequest": {"publicKey": {"content": ok_key_pem}}},
+            auth=True,
+            expect=400,
+        ),
+        C(
+            "ca/pkr-pop-bad-base64",
+            "POST",
+            P,
+            {"publicKeyRequest": {"publicKey": {"content": ok_key_pem}, "proofOfPossession": "!!"}},
+            auth=True,
+            expect=400,
+        ),
         C("ca/pkr-pop-wrong", "POST", P, {"publicKeyRequest": pkr}, auth=True, expect=400),
-        C("ca/pkr-key-bad-pem", "POST", P, {"publicKeyRequest": {
-            "publicKey": {"content": BAD_PEM.decode()}, "proofOfPossession": "AA=="}},
-          auth=True, expect=400),
-        C("ca/pkr-key-garbage-der-b64", "POST", P, {"publicKeyRequest": {
-            "publicKey": {"content": b64(GARBAGE_DER)}, "proofOfPossession": "AA=="}},
-          auth=True, expect=400),
-        C("ca/pkr-key-unicode", "POST", P, {"publicKeyRequest": {
-            "publicKey": {"content": "é💩\u202e\u0000"}, "proofOfPossession": "AA=="}},
-          auth=True, expect=400),
-        C("ca/pkr-key-rsa-1024", "POST", P, {"publicKeyRequest": {
-            "publicKey": {"content": RSA_1024.public_key().public_bytes(
-                serialization.Encoding.PEM,
-                serialization.PublicFormat.SubjectPublicKeyInfo).decode()},
-            "proofOfPossession": "AA=="}}, auth=True, expect=400),
+        C(
+            "ca/pkr-key-bad-pem",
+            "POST",
+            P,
+            {
+                "publicKeyRequest": {
+                    "publicKey": {"content": BAD_PEM.decode()},
+                    "proofOfPossession": "AA==",
+                }
+            },
+            auth=True,
+            expect=400,
+        ),
+        C(
+            "ca/pkr-key-garbage-der-b64",
+            "POST",
+            P,
+            {
+                "publicKeyRequest": {
+                    "publicKey": {"content": b64(GARBAGE_DER)},
+                    "proofOfPossession": "AA==",
+                }
+            },
+            auth=True,
+            expect=400,
+        ),
+        C(
+            "ca/pkr-key-unicode",
+            "POST",
+            P,
+            {
+                "publicKeyRequest": {
+                    "publicKey": {"content": "é💩\u202e\u0000"},
+                    "proofOfPossession": "AA==",
+                }
+            },
+            auth=True,
+            expect=400,
+        ),
+        C(
+            "ca/pkr-key-rsa-1024",
+            "POST",
+            P,
+            {
+                "publicKeyRequest": {
+                    "publicKey": {
+                        "content": RSA_1024.public_key()
+                        .public_bytes(
+                            serialization.Encoding.PEM,
+                            serialization.PublicFormat.SubjectPublicKeyInfo,
+                        )
+                        .decode()
+                    },
+                    "proofOfPossession": "AA==",
+                }
+            },
+            auth=True,
+            expect=400,
+        ),
     ]
 
 
 def _unsigned(header: bytes, payload: bytes) -> str:
     def seg(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
     return f"{seg(header)}.{seg(payload)}.{seg(b'x' * 64)}"
 
 
 def _minted(csr: str, claims: dict[str, Any] | None, **github: Any) -> Callable[[Instance], Any]:
     """A request with a token the instance's dev issuer really signed: email-shaped with
     ``claims``, or a GitHub workflow token with ``github`` claims overridden."""
+
     def body(inst: Instance) -> dict[str, Any]:
         if claims is not None:
             token = inst.dev.mint(claims)
         else:
             token = inst.dev.mint_github_workflow(
-                "octo/app/.github/workflows/release.yml@refs/heads/main", github)
+                "octo/app/.github/workflows/release.yml@refs/heads/main", github
+            )
         return {"certificateSigningRequest": csr, "credentials": {"oidcIdentityToken": token}}
+
     return body
 
 
@@ -668,9 +1148,22 @@ def _ct() -> Iterator[Case]:
         ]:
             yield C(f"ct-{name}/{k}", "POST", P, body, expect=400)
     # the CA-issued certificate (not a precertificate) to add-pre-chain
-    yield C("ct-add-pre-chain/final-cert", "POST", "/ct/v1/add-pre-chain", lambda inst: {
-        "chain": [b64(x509.load_pem_x509_certificate(p.encode()).public_bytes(
-            serialization.Encoding.DER)) for p in inst.chain_pem]}, expect=400)
+    yield C(
+        "ct-add-pre-chain/final-cert",
+        "POST",
+        "/ct/v1/add-pre-chain",
+        lambda inst: {
+            "chain": [
+                b64(
+                    x509.load_pem_x509_certificate(p.encode()).public_bytes(
+                        serialization.Encoding.DER
+                    )
+                )
+                for p in inst.chain_pem
+            ]
+        },
+        expect=400,
+    )
     for ep, params in [
         ("get-sth-consistency", {}),
         ("get-sth-consistency", {"first": "a", "second": "1"}),
@@ -694,18 +1187,32 @@ def _ct() -> Iterator[Case]:
     ]:
         key = "&".join(f"{k}={v}" for k, v in params.items()) or "none"
         yield C(f"ct-{ep}/{key}", "GET", f"/ct/v1/{ep}", params=params, expect=400)
-    yield C("ct-get-proof-by-hash/unknown-leaf", "GET", "/ct/v1/get-proof-by-hash",
-            params={"hash": b64(b"x" * 32), "tree_size": "1"}, expect=404)
+    yield C(
+        "ct-get-proof-by-hash/unknown-leaf",
+        "GET",
+        "/ct/v1/get-proof-by-hash",
+        params={"hash": b64(b"x" * 32), "tree_size": "1"},
+        expect=404,
+    )
 
 
-def _issued(inst: Instance, exts: list[tuple[Any, bool]], *, ca: bool = False,
-            issuer_key: Any = None, issuer: x509.Name | None = None) -> bytes:
+def _issued(
+    inst: Instance,
+    exts: list[tuple[Any, bool]],
+    *,
+    ca: bool = False,
+    issuer_key: Any = None,
+    issuer: x509.Name | None = None,
+) -> bytes:
     """A certificate really signed by the instance's CA intermediate (or ``issuer_key``)."""
     builder = (
-        x509.CertificateBuilder().subject_name(_SELF_NAME)
+        x509.CertificateBuilder()
+        .subject_name(_SELF_NAME)
         .issuer_name(issuer or inst.material.ca_intermediate.subject)
-        .public_key(_SELF_KEY.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(CERT.not_valid_before_utc).not_valid_after(CERT.not_valid_after_utc)
+        .public_key(_SELF_KEY.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(CERT.not_valid_before_utc)
+        .not_valid_after(CERT.not_valid_after_utc)
     )
     if ca:
         builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
@@ -742,6 +1249,7 @@ def _precert_signer_chain(inst: Instance) -> dict[str, Any]:
 
 def _ct_issued() -> Iterator[Case]:
     """Certificates signed by the instance's real CA intermediate, each wrong in one way."""
+
     def cert(*exts: tuple[Any, bool]) -> Callable[[Instance], bytes]:
         return lambda inst: _issued(inst, list(exts))
 
@@ -751,19 +1259,36 @@ def _ct_issued() -> Iterator[Case]:
             ("malformed-basic-constraints", _ct_chain(cert(_BAD_BC), _intermediate)),
             ("malformed-poison", _ct_chain(cert(_BAD_POISON), _intermediate)),
             ("malformed-san", _ct_chain(cert(POISON, _BAD_SAN), _intermediate)),
-            ("malformed-issuer-extension", _ct_chain(
-                cert(POISON), lambda inst: _issued(inst, [_BAD_BC]))),
+            (
+                "malformed-issuer-extension",
+                _ct_chain(cert(POISON), lambda inst: _issued(inst, [_BAD_BC])),
+            ),
             ("reversed-chain", _ct_chain(_intermediate, cert(POISON))),
             ("leaf-as-issuer", _ct_chain(cert(POISON), cert())),
             ("precert-signing-certificate", _precert_signer_chain),
         ]:
             yield C(f"ct-{name}/{k}", "POST", P, body, expect=400)
-    yield C("ct-add-chain/precertificate", "POST", "/ct/v1/add-chain",
-            _ct_chain(cert(POISON), _intermediate), expect=400)
-    yield C("ct-add-pre-chain/no-issuer", "POST", "/ct/v1/add-pre-chain",
-            _ct_chain(cert(POISON)), expect=400)
-    yield C("ct-add-pre-chain/poison-not-critical", "POST", "/ct/v1/add-pre-chain",
-            _ct_chain(cert((x509.PrecertPoison(), False)), _intermediate), expect=400)
+    yield C(
+        "ct-add-chain/precertificate",
+        "POST",
+        "/ct/v1/add-chain",
+        _ct_chain(cert(POISON), _intermediate),
+        expect=400,
+    )
+    yield C(
+        "ct-add-pre-chain/no-issuer",
+        "POST",
+        "/ct/v1/add-pre-chain",
+        _ct_chain(cert(POISON)),
+        expect=400,
+    )
+    yield C(
+        "ct-add-pre-chain/poison-not-critical",
+        "POST",
+        "/ct/v1/add-pre-chain",
+        _ct_chain(cert((x509.PrecertPoison(), False)), _intermediate),
+        expect=400,
+    )
 
 
 def _tsa() -> Iterator[Case]:
@@ -796,8 +1321,13 @@ def _tsa() -> Iterator[Case]:
     from asn1crypto import tsp
 
     def req(alg: str, digest: bytes, **kw: Any) -> bytes:
-        return tsp.TimeStampReq({"version": "v1", "message_imprint": {
-            "hash_algorithm": {"algorithm": alg}, "hashed_message": digest}, **kw}).dump()
+        return tsp.TimeStampReq(
+            {
+                "version": "v1",
+                "message_imprint": {"hash_algorithm": {"algorithm": alg}, "hashed_message": digest},
+                **kw,
+            }
+        ).dump()
 
     valid = req("sha256", b"\x00" * 32)
     for k, body in [
@@ -809,9 +1339,18 @@ def _tsa() -> Iterator[Case]:
         ("sha1", req("sha1", b"\x00" * 20)),
         ("md5", req("md5", b"\x00" * 16)),
         ("wrong-digest-length", req("sha256", b"\x00" * 31)),
-        ("version-2", tsp.TimeStampReq({"version": 2, "message_imprint": {
-            "hash_algorithm": {"algorithm": "sha256"}, "hashed_message": b"\x00" * 32}}
-        ).dump()),
+        (
+            "version-2",
+            tsp.TimeStampReq(
+                {
+                    "version": 2,
+                    "message_imprint": {
+                        "hash_algorithm": {"algorithm": "sha256"},
+                        "hashed_message": b"\x00" * 32,
+                    },
+                }
+            ).dump(),
+        ),
         ("nonce-huge", req("sha256", b"\x00" * 32, nonce=2**400)),
         ("nonce-negative", req("sha256", b"\x00" * 32, nonce=-5)),
         ("policy-unaccepted", req("sha256", b"\x00" * 32, req_policy="1.2.3.4")),
@@ -820,10 +1359,17 @@ def _tsa() -> Iterator[Case]:
         yield C(f"tsa-der/{k}", "POST", P, body, headers=D, expect=400)
     yield C("tsa-der/oversize", "POST", P, b"\x30" * (10 * KiB + 1), headers=D, expect=413)
     yield C("tsa/no-content-type", "POST", P, b"", headers={"content-type": ""}, expect=415)
-    yield C("tsa/content-type-text", "POST", P, b"x", headers={"content-type": "text/plain"},
-            expect=415)
-    yield C("tsa/content-type-reply", "POST", P, valid,
-            headers={"content-type": "application/timestamp-reply"}, expect=415)
+    yield C(
+        "tsa/content-type-text", "POST", P, b"x", headers={"content-type": "text/plain"}, expect=415
+    )
+    yield C(
+        "tsa/content-type-reply",
+        "POST",
+        P,
+        valid,
+        headers={"content-type": "application/timestamp-reply"},
+        expect=415,
+    )
 
 
 def _oidc() -> Iterator[Case]:
@@ -884,9 +1430,19 @@ def _paths() -> Iterator[Case]:
 
 
 ALL: list[Case] = [
-    *_generic(), *_wrong_methods(), *_v1(), *_search("v1-search", "/api/v1/index/retrieve"),
-    *_search("v2-search", "/api/v2/index/retrieve"), *_proof(), *_v2(), *_ca(), *_ct(),
-    *_ct_issued(), *_tsa(), *_oidc(), *_paths(),
+    *_generic(),
+    *_wrong_methods(),
+    *_v1(),
+    *_search("v1-search", "/api/v1/index/retrieve"),
+    *_search("v2-search", "/api/v2/index/retrieve"),
+    *_proof(),
+    *_v2(),
+    *_ca(),
+    *_ct(),
+    *_ct_issued(),
+    *_tsa(),
+    *_oidc(),
+    *_paths(),
 ]
 
 # Known bugs in code this suite may not change (src/sceau/services/rekor/): strict xfails.
@@ -906,8 +1462,9 @@ def _params() -> list[Any]:
 
 def send(inst: Instance, case: Case) -> tuple[int, dict[str, str], bytes]:
     if case.method == "RAW":
-        req = (f"GET {case.path} HTTP/1.1\r\nHost: {inst.host}\r\n"
-               "Connection: close\r\n\r\n").encode()
+        req = (
+            f"GET {case.path} HTTP/1.1\r\nHost: {inst.host}\r\nConnection: close\r\n\r\n"
+        ).encode()
         status, body = raw_http(inst.port, req)
         assert status is not None, f"no HTTP answer: {body[:200]!r}"
         return status, {}, body
@@ -918,7 +1475,7 @@ def send(inst: Instance, case: Case) -> tuple[int, dict[str, str], bytes]:
     kwargs: dict[str, Any] = {"params": case.params, "headers": headers}
     if isinstance(body, tuple) and body[0] == "chunked":
         data = body[1]
-        kwargs["content"] = (data[i:i + 64 * KiB] for i in range(0, len(data), 64 * KiB))
+        kwargs["content"] = (data[i : i + 64 * KiB] for i in range(0, len(data), 64 * KiB))
         headers.setdefault("content-type", "application/json")
     elif isinstance(body, bytes):
         kwargs["content"] = body
@@ -987,37 +1544,93 @@ def test_signed_envelope_with_an_unparseable_statement_is_not_a_500(
 
 # -- malformed HTTP, sent raw ------------------------------------------------------------------
 
+
 def _raw(method: str, path: str, headers: str, body: bytes = b"") -> bytes:
     head = f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n"
     return head.encode("latin-1") + body
 
 
 RAW_CASES = [
-    ("content-length-not-a-number", _raw("POST", "/api/v2/log/entries",
-                                         "Content-Length: abc\r\n"), False),
-    ("content-length-negative", _raw("POST", "/api/v2/log/entries",
-                                     "Content-Length: -1\r\n"), False),
-    ("content-length-twice", _raw("POST", "/api/v1/index/retrieve",
-                                  "Content-Length: 2\r\nContent-Length: 3\r\n", b"{}"), False),
-    ("chunked-and-content-length", _raw(
-        "POST", "/api/v1/index/retrieve",
-        "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n", b"2\r\n{}\r\n0\r\n\r\n"), False),
-    ("chunk-size-garbage", _raw("POST", "/api/v1/log/entries",
-                                "Transfer-Encoding: chunked\r\n", b"zz\r\n{}\r\n0\r\n\r\n"),
-     False),
-    ("chunk-size-huge", _raw("POST", "/api/v1/log/entries", "Transfer-Encoding: chunked\r\n",
-                             b"ffffffffffffffff\r\n{}\r\n"), True),
-    ("body-shorter-than-declared", _raw("POST", "/api/v1/log/entries",
-                                        "Content-Type: application/json\r\n"
-                                        "Content-Length: 1000\r\n", b'{"kind":'), True),
-    ("body-shorter-than-declared-v2", _raw("POST", "/api/v2/log/entries",
-                                           "Content-Type: application/json\r\n"
-                                           "Content-Length: 1000\r\n", b'{"hash'), True),
-    ("body-shorter-than-declared-ca", _raw("POST", "/api/v2/signingCert",
-                                           "Content-Length: 100\r\n", b"{"), True),
-    ("body-shorter-than-declared-tsa", _raw("POST", "/api/v1/timestamp",
-                                            "Content-Type: application/timestamp-query\r\n"
-                                            "Content-Length: 100\r\n", b"\x30"), True),
+    (
+        "content-length-not-a-number",
+        _raw("POST", "/api/v2/log/entries", "Content-Length: abc\r\n"),
+        False,
+    ),
+    (
+        "content-length-negative",
+        _raw("POST", "/api/v2/log/entries", "Content-Length: -1\r\n"),
+        False,
+    ),
+    (
+        "content-length-twice",
+        _raw("POST", "/api/v1/index/retrieve", "Content-Length: 2\r\nContent-Length: 3\r\n", b"{}"),
+        False,
+    ),
+    (
+        "chunked-and-content-length",
+        _raw(
+            "POST",
+            "/api/v1/index/retrieve",
+            "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n",
+            b"2\r\n{}\r\n0\r\n\r\n",
+        ),
+        False,
+    ),
+    (
+        "chunk-size-garbage",
+        _raw(
+            "POST",
+            "/api/v1/log/entries",
+            "Transfer-Encoding: chunked\r\n",
+            b"zz\r\n{}\r\n0\r\n\r\n",
+        ),
+        False,
+    ),
+    (
+        "chunk-size-huge",
+        _raw(
+            "POST",
+            "/api/v1/log/entries",
+            "Transfer-Encoding: chunked\r\n",
+            b"ffffffffffffffff\r\n{}\r\n",
+        ),
+        True,
+    ),
+    (
+        "body-shorter-than-declared",
+        _raw(
+            "POST",
+            "/api/v1/log/entries",
+            "Content-Type: application/json\r\nContent-Length: 1000\r\n",
+            b'{"kind":',
+        ),
+        True,
+    ),
+    (
+        "body-shorter-than-declared-v2",
+        _raw(
+            "POST",
+            "/api/v2/log/entries",
+            "Content-Type: application/json\r\nContent-Length: 1000\r\n",
+            b'{"hash',
+        ),
+        True,
+    ),
+    (
+        "body-shorter-than-declared-ca",
+        _raw("POST", "/api/v2/signingCert", "Content-Length: 100\r\n", b"{"),
+        True,
+    ),
+    (
+        "body-shorter-than-declared-tsa",
+        _raw(
+            "POST",
+            "/api/v1/timestamp",
+            "Content-Type: application/timestamp-query\r\nContent-Length: 100\r\n",
+            b"\x30",
+        ),
+        True,
+    ),
     ("request-line-garbage", b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n", False),
     ("header-without-colon", _raw("GET", "/healthz", "NoColonHere\r\n"), False),
     ("path-with-space", b"GET /api/v1/log entries HTTP/1.1\r\nHost: x\r\n\r\n", False),
@@ -1026,32 +1639,62 @@ RAW_CASES = [
     ("method-TRACE", _raw("TRACE", "/healthz", ""), False),
     ("path-100k", _raw("GET", "/api/v1/log/entries/" + "a" * 100_000, ""), False),
     ("query-100k", _raw("GET", "/api/v1/log/entries?logIndex=" + "1" * 100_000, ""), False),
-    ("query-20k-params", _raw("GET", "/ct/v1/get-entries?" + "&".join(
-        f"start={i}" for i in range(20_000)), ""), False),
+    (
+        "query-20k-params",
+        _raw("GET", "/ct/v1/get-entries?" + "&".join(f"start={i}" for i in range(20_000)), ""),
+        False,
+    ),
     ("query-bad-percent", _raw("GET", "/api/v1/log/entries?logIndex=%zz", ""), False),
-    ("path-raw-0xff", b"GET /tuf/\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-     False),
-    ("query-raw-0xff", b"GET /api/v1/log/entries?logIndex=\xff HTTP/1.1\r\nHost: x\r\n"
-     b"Connection: close\r\n\r\n", False),
-    ("content-type-control-chars", _raw("POST", "/api/v1/timestamp",
-                                        "Content-Type: \x01\x02;;;=\r\nContent-Length: 2\r\n",
-                                        b"{}"), False),
-    ("content-type-latin1", _raw("POST", "/api/v2/log/entries",
-                                 "Content-Type: applicati\xf6n/json\r\nContent-Length: 2\r\n",
-                                 b"{}"), False),
-    ("authorization-latin1", _raw("POST", "/api/v2/signingCert",
-                                  "Authorization: Bearer \xff\xfe\r\nContent-Length: 2\r\n",
-                                  b"{}"), False),
-    ("expect-100-continue-oversize", _raw("POST", "/api/v2/signingCert",
-                                          "Expect: 100-continue\r\n"
-                                          "Content-Length: 99999999\r\n"), False),
+    ("path-raw-0xff", b"GET /tuf/\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", False),
+    (
+        "query-raw-0xff",
+        b"GET /api/v1/log/entries?logIndex=\xff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        False,
+    ),
+    (
+        "content-type-control-chars",
+        _raw(
+            "POST",
+            "/api/v1/timestamp",
+            "Content-Type: \x01\x02;;;=\r\nContent-Length: 2\r\n",
+            b"{}",
+        ),
+        False,
+    ),
+    (
+        "content-type-latin1",
+        _raw(
+            "POST",
+            "/api/v2/log/entries",
+            "Content-Type: applicati\xf6n/json\r\nContent-Length: 2\r\n",
+            b"{}",
+        ),
+        False,
+    ),
+    (
+        "authorization-latin1",
+        _raw(
+            "POST",
+            "/api/v2/signingCert",
+            "Authorization: Bearer \xff\xfe\r\nContent-Length: 2\r\n",
+            b"{}",
+        ),
+        False,
+    ),
+    (
+        "expect-100-continue-oversize",
+        _raw("POST", "/api/v2/signingCert", "Expect: 100-continue\r\nContent-Length: 99999999\r\n"),
+        False,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("request_bytes", "half_close"),
-                         [pytest.param(r, h, id=i) for i, r, h in RAW_CASES])
-def test_malformed_http_is_refused_without_a_500(request_bytes: bytes, half_close: bool,
-                                                 unchanged: Instance) -> None:
+@pytest.mark.parametrize(
+    ("request_bytes", "half_close"), [pytest.param(r, h, id=i) for i, r, h in RAW_CASES]
+)
+def test_malformed_http_is_refused_without_a_500(
+    request_bytes: bytes, half_close: bool, unchanged: Instance
+) -> None:
     """The HTTP layer refuses (4xx) or drops the connection; nothing reaches a log and
     the server logs no error (a client that hangs up mid-body is not a server fault)."""
     status, body = raw_http(unchanged.port, request_bytes, half_close=half_close, timeout=3)

@@ -60,14 +60,23 @@ class Endpoint:
 
 
 def _chain_der(inst: Instance) -> list[str]:
-    return [b64(x509.load_pem_x509_certificate(p.encode()).public_bytes(
-        serialization.Encoding.DER)) for p in inst.chain_pem]
+    return [
+        b64(x509.load_pem_x509_certificate(p.encode()).public_bytes(serialization.Encoding.DER))
+        for p in inst.chain_pem
+    ]
 
 
 def _search_template(inst: Instance) -> dict[str, Any]:
-    return {"hash": "sha256:" + "ab" * 32, "email": "a@example.com", "subject": "x",
-            "publicKey": {"format": "x509", "content": b64(CERT.public_bytes(
-                serialization.Encoding.PEM))}, "operator": "and"}
+    return {
+        "hash": "sha256:" + "ab" * 32,
+        "email": "a@example.com",
+        "subject": "x",
+        "publicKey": {
+            "format": "x509",
+            "content": b64(CERT.public_bytes(serialization.Encoding.PEM)),
+        },
+        "operator": "and",
+    }
 
 
 CSR = _csr(ec.generate_private_key(ec.SECP256R1()))
@@ -75,53 +84,126 @@ CSR = _csr(ec.generate_private_key(ec.SECP256R1()))
 ENDPOINTS: dict[str, Endpoint] = {
     "v1-create": Endpoint(
         "/api/v1/log/entries",
-        ("kind", "apiVersion", "spec", "signature", "data", "hash", "content", "publicKey",
-         "proposedContent", "envelope", "verifiers", "algorithm", "value"),
-        lambda inst: copy.deepcopy(inst.v1_request), writes=True),
+        (
+            "kind",
+            "apiVersion",
+            "spec",
+            "signature",
+            "data",
+            "hash",
+            "content",
+            "publicKey",
+            "proposedContent",
+            "envelope",
+            "verifiers",
+            "algorithm",
+            "value",
+        ),
+        lambda inst: copy.deepcopy(inst.v1_request),
+        writes=True,
+    ),
     "v1-retrieve": Endpoint(
-        "/api/v1/log/entries/retrieve", ("entryUUIDs", "logIndexes", "entries"),
-        lambda inst: {"entryUUIDs": ["ab" * 32], "logIndexes": [0, 1],
-                      "entries": [copy.deepcopy(inst.v1_request)]}, writes=False),
+        "/api/v1/log/entries/retrieve",
+        ("entryUUIDs", "logIndexes", "entries"),
+        lambda inst: {
+            "entryUUIDs": ["ab" * 32],
+            "logIndexes": [0, 1],
+            "entries": [copy.deepcopy(inst.v1_request)],
+        },
+        writes=False,
+    ),
     "v1-search": Endpoint(
-        "/api/v1/index/retrieve", ("hash", "email", "subject", "publicKey", "operator",
-                                   "format", "content", "url"),
-        _search_template, writes=False),
+        "/api/v1/index/retrieve",
+        ("hash", "email", "subject", "publicKey", "operator", "format", "content", "url"),
+        _search_template,
+        writes=False,
+    ),
     "v2-create": Endpoint(
         "/api/v2/log/entries",
-        ("hashedRekordRequestV002", "dsseRequestV002", "digest", "signature", "content",
-         "verifier", "x509Certificate", "publicKey", "rawBytes", "keyDetails", "envelope",
-         "verifiers", "payload", "payloadType", "signatures", "sig"),
-        lambda inst: copy.deepcopy(inst.v2_request), writes=True),
+        (
+            "hashedRekordRequestV002",
+            "dsseRequestV002",
+            "digest",
+            "signature",
+            "content",
+            "verifier",
+            "x509Certificate",
+            "publicKey",
+            "rawBytes",
+            "keyDetails",
+            "envelope",
+            "verifiers",
+            "payload",
+            "payloadType",
+            "signatures",
+            "sig",
+        ),
+        lambda inst: copy.deepcopy(inst.v2_request),
+        writes=True,
+    ),
     "v2-search": Endpoint(
-        "/api/v2/index/retrieve", ("hash", "email", "subject", "publicKey", "operator"),
-        _search_template, writes=False),
+        "/api/v2/index/retrieve",
+        ("hash", "email", "subject", "publicKey", "operator"),
+        _search_template,
+        writes=False,
+    ),
     "ca-signingCert": Endpoint(
         "/api/v2/signingCert",
-        ("certificateSigningRequest", "publicKeyRequest", "publicKey", "content",
-         "proofOfPossession", "credentials", "oidcIdentityToken", "algorithm"),
-        lambda inst: {"certificateSigningRequest": CSR, "credentials": {
-            "oidcIdentityToken": "eyJhbGciOiJub25lIn0.e30."},
-            "publicKeyRequest": {"publicKey": {"content": "x"}, "proofOfPossession": "AA=="}},
-        writes=True),
+        (
+            "certificateSigningRequest",
+            "publicKeyRequest",
+            "publicKey",
+            "content",
+            "proofOfPossession",
+            "credentials",
+            "oidcIdentityToken",
+            "algorithm",
+        ),
+        lambda inst: {
+            "certificateSigningRequest": CSR,
+            "credentials": {"oidcIdentityToken": "eyJhbGciOiJub25lIn0.e30."},
+            "publicKeyRequest": {"publicKey": {"content": "x"}, "proofOfPossession": "AA=="},
+        },
+        writes=True,
+    ),
     "ct-add-chain": Endpoint(
-        "/ct/v1/add-chain", ("chain",),
-        lambda inst: {"chain": [b64(SELF_SIGNED_DER), b64(SELF_SIGNED_DER)]}, writes=True),
+        "/ct/v1/add-chain",
+        ("chain",),
+        lambda inst: {"chain": [b64(SELF_SIGNED_DER), b64(SELF_SIGNED_DER)]},
+        writes=True,
+    ),
     "ct-add-pre-chain": Endpoint(
-        "/ct/v1/add-pre-chain", ("chain",), lambda inst: {"chain": _chain_der(inst)},
-        writes=True),
+        "/ct/v1/add-pre-chain", ("chain",), lambda inst: {"chain": _chain_der(inst)}, writes=True
+    ),
     "tsa-json": Endpoint(
         "/api/v1/timestamp",
         ("artifactHash", "hashAlgorithm", "certificates", "nonce", "tsaPolicyOID"),
-        lambda inst: {"artifactHash": b64(b"\x01" * 32), "hashAlgorithm": "sha256",
-                      "nonce": 5, "certificates": True}, writes=False),
+        lambda inst: {
+            "artifactHash": b64(b"\x01" * 32),
+            "hashAlgorithm": "sha256",
+            "nonce": 5,
+            "certificates": True,
+        },
+        writes=False,
+    ),
     "oidc-token": Endpoint(
-        "/oidc/token", ("email", "github_workflow", "claims"),
-        lambda inst: {"github_workflow": "o/r/.github/workflows/f.yml@refs/heads/main",
-                      "claims": {"a": "b"}}, writes=False),
+        "/oidc/token",
+        ("email", "github_workflow", "claims"),
+        lambda inst: {
+            "github_workflow": "o/r/.github/workflows/f.yml@refs/heads/main",
+            "claims": {"a": "b"},
+        },
+        writes=False,
+    ),
 }
 
-_leaves = (st.none() | st.booleans() | st.integers() | st.text(max_size=40)
-           | st.floats(allow_nan=False, allow_infinity=False))
+_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=40)
+    | st.floats(allow_nan=False, allow_infinity=False)
+)
 
 
 def json_values(keys: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
@@ -186,8 +268,9 @@ def check(inst: Instance, ep: Endpoint, status: int, body: bytes) -> None:
         assert set(error) == {"code", "message"} and error["message"], error
 
 
-def post(inst: Instance, ep: Endpoint, content: bytes,
-         ctype: str = "application/json") -> tuple[int, bytes]:
+def post(
+    inst: Instance, ep: Endpoint, content: bytes, ctype: str = "application/json"
+) -> tuple[int, bytes]:
     r = inst.client.post(ep.path, content=content, headers={"content-type": ctype})
     return r.status_code, r.content
 
@@ -225,8 +308,9 @@ def test_mutated_real_requests(name: str, instance: Instance) -> None:
     instance.check_unchanged()
 
 
-_ENTRY_FIELDS = ENDPOINTS["v1-create"].fields + ENDPOINTS["v2-create"].fields + (
-    "payloadHash", "keyid")
+_ENTRY_FIELDS = (
+    ENDPOINTS["v1-create"].fields + ENDPOINTS["v2-create"].fields + ("payloadHash", "keyid")
+)
 
 
 @pytest.mark.parametrize("name", ["v1-dsse", "v1-intoto", "v2-dsse"])
@@ -260,9 +344,17 @@ def test_random_bytes(name: str, instance: Instance) -> None:
 
 
 _TSA = Endpoint("/api/v1/timestamp", (), lambda inst: {}, writes=False)
-_VALID_TSQ = tsp.TimeStampReq({"version": "v1", "message_imprint": {
-    "hash_algorithm": {"algorithm": "sha256"}, "hashed_message": b"\x02" * 32},
-    "nonce": 7, "cert_req": True}).dump()
+_VALID_TSQ = tsp.TimeStampReq(
+    {
+        "version": "v1",
+        "message_imprint": {
+            "hash_algorithm": {"algorithm": "sha256"},
+            "hashed_message": b"\x02" * 32,
+        },
+        "nonce": 7,
+        "cert_req": True,
+    }
+).dump()
 
 
 @st.composite
@@ -294,10 +386,28 @@ def test_timestamp_query_der_mutations(instance: Instance) -> None:
     instance.check_unchanged()
 
 
-_CLAIM_NAMES = ("sub", "email", "email_verified", "aud", "exp", "nbf", "iat", "iss",
-                "repository", "repository_owner", "job_workflow_ref", "workflow_ref", "ref",
-                "sha", "event_name", "runner_environment", "repository_visibility",
-                "run_id", "run_attempt", "kubernetes.io")
+_CLAIM_NAMES = (
+    "sub",
+    "email",
+    "email_verified",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "iss",
+    "repository",
+    "repository_owner",
+    "job_workflow_ref",
+    "workflow_ref",
+    "ref",
+    "sha",
+    "event_name",
+    "runner_environment",
+    "repository_visibility",
+    "run_id",
+    "run_attempt",
+    "kubernetes.io",
+)
 
 
 @pytest.mark.parametrize("shape", ["email", "github"])
@@ -314,15 +424,18 @@ def test_tokens_with_arbitrary_claims(shape: str, instance: Instance) -> None:
     def run(claims: dict[str, Any]) -> None:
         try:
             if shape == "email":
-                token = instance.dev.mint({"email": "a@example.com", "email_verified": True,
-                                           **claims})
+                token = instance.dev.mint(
+                    {"email": "a@example.com", "email_verified": True, **claims}
+                )
             else:
                 token = instance.dev.mint_github_workflow(
-                    "octo/app/.github/workflows/release.yml@refs/heads/main", claims)
+                    "octo/app/.github/workflows/release.yml@refs/heads/main", claims
+                )
         except InputError:  # claims PyJWT will not encode (e.g. a non-string "iss")
             return
-        status, body = post(instance, ca, _dumps({**csr, "credentials": {
-            "oidcIdentityToken": token}}))
+        status, body = post(
+            instance, ca, _dumps({**csr, "credentials": {"oidcIdentityToken": token}})
+        )
         assert status < 500, body[:300]
         assert instance.server_errors() == []
         if status == 200:  # a real issuance: its precertificate is the new CT baseline
@@ -360,11 +473,12 @@ def test_ct_chains_with_bytes_changed(endpoint: str, instance: Instance) -> None
     instance.errors.records.clear()
 
     @settings(SETTINGS, max_examples=100)
-    @given(st.integers(0, len(chain) - 1).flatmap(
-        lambda i: st.tuples(st.just(i), flipped(chain[i]))))
+    @given(
+        st.integers(0, len(chain) - 1).flatmap(lambda i: st.tuples(st.just(i), flipped(chain[i])))
+    )
     def run(change: tuple[int, bytes]) -> None:
         i, der = change
-        certs = [*chain[:i], der, *chain[i + 1:]]
+        certs = [*chain[:i], der, *chain[i + 1 :]]
         status, body = post(instance, ep, _dumps({"chain": [b64(c) for c in certs]}))
         _accepts_growth(instance, status, body)
 
@@ -376,8 +490,11 @@ def test_ct_chains_with_bytes_changed(endpoint: str, instance: Instance) -> None
 def test_csrs_with_bytes_changed(instance: Instance) -> None:
     """A real CSR with bytes changed, sent with a valid token: a certificate or a 4xx."""
     key = ec.generate_private_key(ec.SECP256R1())
-    csr = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([])).sign(
-        key, hashes.SHA256())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([]))
+        .sign(key, hashes.SHA256())
+    )
     der = csr.public_bytes(serialization.Encoding.DER)
     ca = ENDPOINTS["ca-signingCert"]
     instance.errors.records.clear()
@@ -385,8 +502,11 @@ def test_csrs_with_bytes_changed(instance: Instance) -> None:
     @settings(SETTINGS, max_examples=100)
     @given(flipped(der))
     def run(data: bytes) -> None:
-        r = instance.client.post(ca.path, json={"certificateSigningRequest": b64(data)},
-                                 headers={"authorization": f"Bearer {instance.token}"})
+        r = instance.client.post(
+            ca.path,
+            json={"certificateSigningRequest": b64(data)},
+            headers={"authorization": f"Bearer {instance.token}"},
+        )
         _accepts_growth(instance, r.status_code, r.content)
 
     run()
@@ -403,8 +523,11 @@ _QUERY_ENDPOINTS = {
     "/ct/v1/get-entries": ("start", "end"),
 }
 _numbers = st.integers(-(2**70), 2**70).map(str)
-_param_values = _numbers | st.text(max_size=30) | st.sampled_from(["", " 1", "1 ", "+1", "0x1",
-                                                                   "1_000", "١", "NaN"])
+_param_values = (
+    _numbers
+    | st.text(max_size=30)
+    | st.sampled_from(["", " 1", "1 ", "+1", "0x1", "1_000", "١", "NaN"])
+)
 
 
 @pytest.mark.parametrize("path", list(_QUERY_ENDPOINTS))
@@ -428,12 +551,35 @@ def test_query_parameters(path: str, instance: Instance) -> None:
 
 
 _segments = st.text(max_size=12) | st.sampled_from(
-    ["..", ".", "x000", "x001", "000", "001", "entries", "000.p", "p", "255", "256", "0",
-     "-1", "root.json", "1.root.json", "targets", "%2e%2e", "%2f", "\\", ""])
+    [
+        "..",
+        ".",
+        "x000",
+        "x001",
+        "000",
+        "001",
+        "entries",
+        "000.p",
+        "p",
+        "255",
+        "256",
+        "0",
+        "-1",
+        "root.json",
+        "1.root.json",
+        "targets",
+        "%2e%2e",
+        "%2f",
+        "\\",
+        "",
+    ]
+)
 
 
-@pytest.mark.parametrize("prefix", ["/api/v2/tile/", "/tuf/", "/tuf/targets/",
-                                    "/api/v1/log/entries/", "/api/v2/log/entries/"])
+@pytest.mark.parametrize(
+    "prefix",
+    ["/api/v2/tile/", "/tuf/", "/tuf/targets/", "/api/v1/log/entries/", "/api/v2/log/entries/"],
+)
 def test_read_paths(prefix: str, instance: Instance) -> None:
     """Arbitrary path segments under the tile, TUF and entry read paths: 200 or 4xx."""
     instance.errors.records.clear()

@@ -33,8 +33,12 @@ OPERATIONS = sorted(
 
 # Nothing in these can violate the schema (no body, only free-form string parameters):
 # schemathesis cannot generate a negative case for them.
-NO_NEGATIVE = {"GET /api/v1/log", "GET /api/v1/log/publicKey", "GET /api/v2/checkpoint",
-               "GET /api/v2/tile/{path}"}
+NO_NEGATIVE = {
+    "GET /api/v1/log",
+    "GET /api/v1/log/publicKey",
+    "GET /api/v2/checkpoint",
+    "GET /api/v2/tile/{path}",
+}
 CASES = [
     pytest.param(op, mode, id=f"{op}-{mode.value}")
     for op in OPERATIONS
@@ -49,22 +53,30 @@ def served_schema(instance: Instance) -> schemathesis.BaseSchema:
 
 
 def test_served_document_lists_the_operations(served_schema: schemathesis.BaseSchema) -> None:
-    ops = sorted(f"{r.ok().method.upper()} {r.ok().path}"
-                 for r in served_schema.get_all_operations())
+    ops = sorted(
+        f"{r.ok().method.upper()} {r.ok().path}" for r in served_schema.get_all_operations()
+    )
     assert ops == OPERATIONS
 
 
 @pytest.mark.parametrize(("operation", "mode"), CASES)
 def test_rekor_api_never_answers_a_server_error(
-    operation: str, mode: GenerationMode, served_schema: schemathesis.BaseSchema,
+    operation: str,
+    mode: GenerationMode,
+    served_schema: schemathesis.BaseSchema,
     instance: Instance,
 ) -> None:
     method, path = operation.split(" ", 1)
     op = served_schema[path][method]
     instance.errors.records.clear()
 
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(op.as_strategy(generation_mode=mode))
     def run(case: schemathesis.Case) -> None:
         response = case.call_and_validate(base_url=instance.url, checks=[not_a_server_error])

@@ -21,7 +21,7 @@ _STD_B64 = re.compile(rb"^[A-Za-z0-9+/]*={0,2}$")
 _ANY_B64 = re.compile(rb"^[A-Za-z0-9+/_-]*={0,2}$")
 
 
-_SAFE_STR = re.compile(r'^[ !#-\[\]-~]*$')  # printable ASCII without '"' and '\\'
+_SAFE_STR = re.compile(r"^[ !#-\[\]-~]*$")  # printable ASCII without '"' and '\\'
 
 
 class _NotSimple(Exception):

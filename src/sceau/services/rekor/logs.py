@@ -50,14 +50,16 @@ def default_tree_id(v1_public_key: object) -> int:
 
 
 def genesis_entry(origin: str, api_version: str) -> bytes:
-    return jcs({
-        "apiVersion": api_version,
-        "kind": GENESIS_KIND,
-        "spec": {
-            "origin": origin,
-            "purpose": "index 0 placeholder: real entries start at index 1",
-        },
-    })
+    return jcs(
+        {
+            "apiVersion": api_version,
+            "kind": GENESIS_KIND,
+            "spec": {
+                "origin": origin,
+                "purpose": "index 0 placeholder: real entries start at index 1",
+            },
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -84,12 +86,14 @@ class V1Identity:
     def signed_entry_timestamp(self, body_b64: str, integrated_time: int, log_index: int) -> bytes:
         """SET: the log key's signature over the JCS of body, time, log ID and index
         (``rekor: pkg/api/entries.go signEntry``; PROTOCOLS.md §3.5)."""
-        payload = jcs({
-            "body": body_b64,
-            "integratedTime": integrated_time,
-            "logID": self.log_id.hex(),
-            "logIndex": log_index,
-        })
+        payload = jcs(
+            {
+                "body": body_b64,
+                "integratedTime": integrated_time,
+                "logID": self.log_id.hex(),
+                "logIndex": log_index,
+            }
+        )
         return self.signer.sign(payload)
 
 

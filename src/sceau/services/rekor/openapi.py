@@ -87,19 +87,27 @@ SCHEMAS: dict[str, Any] = {
     "SearchLogQuery": {
         "type": "object",
         "properties": {
-            "entryUUIDs": {"type": "array", "maxItems": 10,
-                           "items": {"type": "string",
-                                     "pattern": "^([0-9a-fA-F]{16})?[0-9a-fA-F]{64}$"}},
-            "logIndexes": {"type": "array", "maxItems": 10,
-                           "items": {"type": "integer", "minimum": 0}},
+            "entryUUIDs": {
+                "type": "array",
+                "maxItems": 10,
+                "items": {"type": "string", "pattern": "^([0-9a-fA-F]{16})?[0-9a-fA-F]{64}$"},
+            },
+            "logIndexes": {
+                "type": "array",
+                "maxItems": 10,
+                "items": {"type": "integer", "minimum": 0},
+            },
             "entries": {"type": "array", "maxItems": 10, "items": _ref("ProposedEntry")},
         },
     },
     "SearchIndex": {
         "type": "object",
         "properties": {
-            "hash": {"type": "string", "pattern": "^(sha512:)?[0-9a-fA-F]{128}$|"
-                     "^(sha256:)?[0-9a-fA-F]{64}$|^(sha1:)?[0-9a-fA-F]{40}$"},
+            "hash": {
+                "type": "string",
+                "pattern": "^(sha512:)?[0-9a-fA-F]{128}$|"
+                "^(sha256:)?[0-9a-fA-F]{64}$|^(sha1:)?[0-9a-fA-F]{40}$",
+            },
             "email": {"type": "string", "format": "email"},
             "subject": {"type": "string", "description": "SAN URI, e-mail or otherName"},
             "publicKey": {
@@ -108,8 +116,11 @@ SCHEMAS: dict[str, Any] = {
                 "properties": {
                     "format": {"type": "string", "enum": ["x509"]},
                     "content": {"type": "string", "description": "PEM, or base64 PEM/DER"},
-                    "url": {"type": "string", "format": "uri",
-                            "description": "only if the instance allows key URLs"},
+                    "url": {
+                        "type": "string",
+                        "format": "uri",
+                        "description": "only if the instance allows key URLs",
+                    },
                 },
             },
             "operator": {"type": "string", "enum": ["and", "or"], "default": "or"},
@@ -172,8 +183,10 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "logIndex": INT64_STR,
             "logId": {"type": "object", "properties": {"keyId": B64}},
-            "kindVersion": {"type": "object", "properties": {
-                "kind": {"type": "string"}, "version": {"type": "string"}}},
+            "kindVersion": {
+                "type": "object",
+                "properties": {"kind": {"type": "string"}, "version": {"type": "string"}},
+            },
             "integratedTime": INT64_STR,
             "inclusionPromise": {"type": "null"},
             "inclusionProof": {
@@ -183,8 +196,10 @@ SCHEMAS: dict[str, Any] = {
                     "rootHash": B64,
                     "treeSize": INT64_STR,
                     "hashes": {"type": "array", "items": B64},
-                    "checkpoint": {"type": "object", "properties": {
-                        "envelope": {"type": "string"}}},
+                    "checkpoint": {
+                        "type": "object",
+                        "properties": {"envelope": {"type": "string"}},
+                    },
                 },
             },
             "canonicalizedBody": B64,
@@ -198,8 +213,13 @@ def _body(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _query(name: str, required: bool, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": required, "description": description,
-            "schema": {"type": "integer", "minimum": 0}}
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": {"type": "integer", "minimum": 0},
+    }
 
 
 PATHS: dict[str, Any] = {
@@ -209,11 +229,16 @@ PATHS: dict[str, Any] = {
             "tags": ["rekor v1"],
             "requestBody": _body(_ref("ProposedEntry")),
             "responses": {
-                "201": {**_json(_ref("LogEntry"), "entry logged"), "headers": {
-                    "ETag": {"schema": {"type": "string"}, "description": "entry ID"},
-                    "Location": {"schema": {"type": "string"}}}},
-                "409": _error("equivalent entry exists",
-                              {"Location": {"schema": {"type": "string"}}}),
+                "201": {
+                    **_json(_ref("LogEntry"), "entry logged"),
+                    "headers": {
+                        "ETag": {"schema": {"type": "string"}, "description": "entry ID"},
+                        "Location": {"schema": {"type": "string"}},
+                    },
+                },
+                "409": _error(
+                    "equivalent entry exists", {"Location": {"schema": {"type": "string"}}}
+                ),
                 **_ERRORS,
             },
         },
@@ -221,19 +246,30 @@ PATHS: dict[str, Any] = {
             "operationId": "getLogEntryByIndex",
             "tags": ["rekor v1"],
             "parameters": [_query("logIndex", True, "global log index")],
-            "responses": {"200": _json(_ref("LogEntry"), "the entry"),
-                          "404": _error("no such entry"), "400": _ERRORS["400"]},
+            "responses": {
+                "200": _json(_ref("LogEntry"), "the entry"),
+                "404": _error("no such entry"),
+                "400": _ERRORS["400"],
+            },
         },
     },
     "/api/v1/log/entries/{entryUUID}": {
         "get": {
             "operationId": "getLogEntryByUUID",
             "tags": ["rekor v1"],
-            "parameters": [{"name": "entryUUID", "in": "path", "required": True,
-                            "schema": {"type": "string",
-                                       "pattern": "^([0-9a-fA-F]{16})?[0-9a-fA-F]{64}$"}}],
-            "responses": {"200": _json(_ref("LogEntry"), "the entry"),
-                          "404": _error("no such entry"), "400": _ERRORS["400"]},
+            "parameters": [
+                {
+                    "name": "entryUUID",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^([0-9a-fA-F]{16})?[0-9a-fA-F]{64}$"},
+                }
+            ],
+            "responses": {
+                "200": _json(_ref("LogEntry"), "the entry"),
+                "404": _error("no such entry"),
+                "400": _ERRORS["400"],
+            },
         }
     },
     "/api/v1/log/entries/retrieve": {
@@ -241,10 +277,14 @@ PATHS: dict[str, Any] = {
             "operationId": "searchLogQuery",
             "tags": ["rekor v1"],
             "requestBody": _body(_ref("SearchLogQuery")),
-            "responses": {"200": _json({"type": "array", "items": _ref("LogEntry")},
-                                       "entries found (missing ones are skipped)"),
-                          "422": _error("more than 10 items or wrong item type"),
-                          "400": _ERRORS["400"]},
+            "responses": {
+                "200": _json(
+                    {"type": "array", "items": _ref("LogEntry")},
+                    "entries found (missing ones are skipped)",
+                ),
+                "422": _error("more than 10 items or wrong item type"),
+                "400": _ERRORS["400"],
+            },
         }
     },
     "/api/v1/index/retrieve": {
@@ -252,32 +292,48 @@ PATHS: dict[str, Any] = {
             "operationId": "searchIndex",
             "tags": ["rekor v1", "search"],
             "requestBody": _body(_ref("SearchIndex")),
-            "responses": {"200": _json({"type": "array", "items": {"type": "string"}},
-                                       "80-hex entry IDs in log order"),
-                          "400": _ERRORS["400"]},
+            "responses": {
+                "200": _json(
+                    {"type": "array", "items": {"type": "string"}}, "80-hex entry IDs in log order"
+                ),
+                "400": _ERRORS["400"],
+            },
         }
     },
     "/api/v1/log": {
-        "get": {"operationId": "getLogInfo", "tags": ["rekor v1"],
-                "responses": {"200": _json(_ref("LogInfo"), "current tree head")}},
+        "get": {
+            "operationId": "getLogInfo",
+            "tags": ["rekor v1"],
+            "responses": {"200": _json(_ref("LogInfo"), "current tree head")},
+        },
     },
     "/api/v1/log/proof": {
         "get": {
             "operationId": "getLogProof",
             "tags": ["rekor v1"],
-            "parameters": [_query("firstSize", False, "default 1"),
-                           _query("lastSize", True, "tree size to prove consistency to"),
-                           {"name": "treeID", "in": "query", "required": False,
-                            "schema": {"type": "string"}}],
-            "responses": {"200": _json(_ref("ConsistencyProof"), "consistency proof"),
-                          "400": _ERRORS["400"], "404": _error("unknown treeID")},
+            "parameters": [
+                _query("firstSize", False, "default 1"),
+                _query("lastSize", True, "tree size to prove consistency to"),
+                {"name": "treeID", "in": "query", "required": False, "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": _json(_ref("ConsistencyProof"), "consistency proof"),
+                "400": _ERRORS["400"],
+                "404": _error("unknown treeID"),
+            },
         }
     },
     "/api/v1/log/publicKey": {
-        "get": {"operationId": "getPublicKey", "tags": ["rekor v1"],
-                "responses": {"200": {"description": "PEM public key of the v1 log",
-                                      "content": {"application/x-pem-file": {
-                                          "schema": {"type": "string"}}}}}},
+        "get": {
+            "operationId": "getPublicKey",
+            "tags": ["rekor v1"],
+            "responses": {
+                "200": {
+                    "description": "PEM public key of the v1 log",
+                    "content": {"application/x-pem-file": {"schema": {"type": "string"}}},
+                }
+            },
+        },
     },
     "/api/v2/log/entries": {
         "post": {
@@ -286,8 +342,9 @@ PATHS: dict[str, Any] = {
             "requestBody": _body(_ref("CreateEntryRequest")),
             "responses": {
                 "201": _json(_ref("TransparencyLogEntry"), "entry logged"),
-                "409": _error("equivalent entry exists",
-                              {"x-log-index": {"schema": {"type": "string"}}}),
+                "409": _error(
+                    "equivalent entry exists", {"x-log-index": {"schema": {"type": "string"}}}
+                ),
                 "415": _error("not application/json"),
                 **_ERRORS,
             },
@@ -297,11 +354,20 @@ PATHS: dict[str, Any] = {
         "get": {
             "operationId": "getEntryV2",
             "tags": ["rekor v2", "sceau extension"],
-            "parameters": [{"name": "logIndex", "in": "path", "required": True,
-                            "schema": {"type": "integer", "minimum": 0}}],
-            "responses": {"200": _json(_ref("TransparencyLogEntry"),
-                                       "entry with a proof to the latest checkpoint"),
-                          "404": _error("no such entry")},
+            "parameters": [
+                {
+                    "name": "logIndex",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 0},
+                }
+            ],
+            "responses": {
+                "200": _json(
+                    _ref("TransparencyLogEntry"), "entry with a proof to the latest checkpoint"
+                ),
+                "404": _error("no such entry"),
+            },
         }
     },
     "/api/v2/index/retrieve": {
@@ -309,29 +375,50 @@ PATHS: dict[str, Any] = {
             "operationId": "searchIndexV2",
             "tags": ["rekor v2", "search", "sceau extension"],
             "requestBody": _body(_ref("SearchIndex")),
-            "responses": {"200": _json({"type": "array", "items": INT64_STR},
-                                       "matching log indexes, in log order"),
-                          "400": _ERRORS["400"]},
+            "responses": {
+                "200": _json(
+                    {"type": "array", "items": INT64_STR}, "matching log indexes, in log order"
+                ),
+                "400": _ERRORS["400"],
+            },
         }
     },
     "/api/v2/checkpoint": {
-        "get": {"operationId": "getCheckpoint", "tags": ["rekor v2"],
-                "responses": {"200": {"description": "C2SP checkpoint",
-                                      "content": {"text/plain": {
-                                          "schema": {"type": "string"}}}}}},
+        "get": {
+            "operationId": "getCheckpoint",
+            "tags": ["rekor v2"],
+            "responses": {
+                "200": {
+                    "description": "C2SP checkpoint",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        },
     },
     "/api/v2/tile/{path}": {
         "get": {
             "operationId": "getTile",
             "tags": ["rekor v2"],
-            "parameters": [{"name": "path", "in": "path", "required": True,
-                            "description": "C2SP tlog-tiles path, e.g. 0/x001/234 or "
-                                           "entries/000.p/5",
-                            "schema": {"type": "string"}}],
-            "responses": {"200": {"description": "tile bytes",
-                                  "content": {"application/octet-stream": {
-                                      "schema": {"type": "string", "format": "binary"}}}},
-                          "404": _error("no such tile")},
+            "parameters": [
+                {
+                    "name": "path",
+                    "in": "path",
+                    "required": True,
+                    "description": "C2SP tlog-tiles path, e.g. 0/x001/234 or entries/000.p/5",
+                    "schema": {"type": "string"},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "tile bytes",
+                    "content": {
+                        "application/octet-stream": {
+                            "schema": {"type": "string", "format": "binary"}
+                        }
+                    },
+                },
+                "404": _error("no such tile"),
+            },
         }
     },
 }

@@ -100,8 +100,10 @@ async def _key_criterion(value: object, fetch: KeyFetcher | None) -> tuple[str, 
         if not isinstance(url, str):
             raise InputError("publicKey.url: must be a string")
         if fetch is None:
-            raise InputError("publicKey.url: fetching keys by URL is disabled on this instance; "
-                             "send publicKey.content")
+            raise InputError(
+                "publicKey.url: fetching keys by URL is disabled on this instance; "
+                "send publicKey.content"
+            )
         content = (await fetch(url)).decode("utf-8", "replace")
     if not content or not isinstance(content, str):
         raise InputError("publicKey.content: missing")
@@ -112,8 +114,10 @@ async def parse_query(body: dict[str, Any], fetch: KeyFetcher | None = None) -> 
     """Validate a SearchIndex body; at least one criterion is required."""
     unknown = set(body) - {"hash", "email", "subject", "publicKey", "operator"}
     if unknown:
-        raise InputError(f"{sorted(unknown)[0]}: unknown search field "
-                         "(hash, email, subject, publicKey, operator)")
+        raise InputError(
+            f"{sorted(unknown)[0]}: unknown search field "
+            "(hash, email, subject, publicKey, operator)"
+        )
     operator = body.get("operator") or "or"
     if operator not in ("and", "or"):
         raise InputError(f"operator: must be 'and' or 'or', got {operator!r}")

@@ -90,11 +90,15 @@ class RekorService:
 
 def _check_signers(config: RekorConfig) -> None:
     if config.v1_signer.algorithm is not Algorithm.ECDSA_P256:
-        raise InternalError("the Rekor v1 log key must be ECDSA P-256 (clients verify SETs "
-                            f"with it), got {config.v1_signer.algorithm.value}")
+        raise InternalError(
+            "the Rekor v1 log key must be ECDSA P-256 (clients verify SETs "
+            f"with it), got {config.v1_signer.algorithm.value}"
+        )
     if config.v2_signer.algorithm is not Algorithm.ED25519:
-        raise InternalError("the Rekor v2 log key must be Ed25519 (C2SP tlog-tiles), got "
-                            f"{config.v2_signer.algorithm.value}")
+        raise InternalError(
+            "the Rekor v2 log key must be Ed25519 (C2SP tlog-tiles), got "
+            f"{config.v2_signer.algorithm.value}"
+        )
 
 
 def http_key_fetcher(timeout: float = 5.0, max_bytes: int = MAX_KEY_URL_BYTES) -> KeyFetcher:
@@ -114,7 +118,8 @@ def http_key_fetcher(timeout: float = 5.0, max_bytes: int = MAX_KEY_URL_BYTES) -
                         data += chunk
                         if len(data) > max_bytes:
                             raise PayloadTooLarge(
-                                f"publicKey.url: key larger than {max_bytes} bytes")
+                                f"publicKey.url: key larger than {max_bytes} bytes"
+                            )
                     return data
         except httpx.HTTPError as e:
             raise InputError(f"publicKey.url: cannot fetch: {e}") from e
@@ -132,18 +137,22 @@ def build_rekor(engine: Any, config: RekorConfig) -> RekorService:
     tree_id = config.tree_id or default_tree_id(config.v1_signer.public_key())
     v1 = V1Identity(host, tree_id, config.v1_signer)
     v2 = V2Identity(host, config.v2_signer)
-    v1_log = engine.add_log(LogConfig(
-        name=config.v1_log_name,
-        origin=v1.origin,
-        note_signers=[note_signer(host, config.v1_signer)],
-        genesis=genesis_entry(v1.origin, "0.0.1"),
-    ))
-    v2_log = engine.add_log(LogConfig(
-        name=config.v2_log_name,
-        origin=v2.origin,
-        note_signers=[note_signer(host, config.v2_signer)],
-        genesis=genesis_entry(v2.origin, "0.0.2"),
-    ))
+    v1_log = engine.add_log(
+        LogConfig(
+            name=config.v1_log_name,
+            origin=v1.origin,
+            note_signers=[note_signer(host, config.v1_signer)],
+            genesis=genesis_entry(v1.origin, "0.0.1"),
+        )
+    )
+    v2_log = engine.add_log(
+        LogConfig(
+            name=config.v2_log_name,
+            origin=v2.origin,
+            note_signers=[note_signer(host, config.v2_signer)],
+            genesis=genesis_entry(v2.origin, "0.0.2"),
+        )
+    )
     fetch = http_key_fetcher() if config.allow_key_urls else None
     doc = openapi.document()
 

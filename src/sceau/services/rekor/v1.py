@@ -47,8 +47,9 @@ def _int_param(request: Request, name: str, default: int | None = None) -> int:
 class V1Api:
     """Handlers bound to the v1 log; :meth:`routes` lists them."""
 
-    def __init__(self, log: Any, ident: V1Identity, limits: Limits,
-                 fetch_key: KeyFetcher | None = None) -> None:
+    def __init__(
+        self, log: Any, ident: V1Identity, limits: Limits, fetch_key: KeyFetcher | None = None
+    ) -> None:
         self.log = log
         self.ident = ident
         self.limits = limits
@@ -81,10 +82,14 @@ class V1Api:
                 f"{r.leaf_hash.hex()}",
                 existing=f"{base}/{entry_id}",
             )
-        entry_id, value = v1_entry(self.ident, r.index, entry.body, r.timestamp_ms // 1000,
-                                   r.proof, r.checkpoint)
-        return JSONResponse({entry_id: value}, status_code=201,
-                            headers={"ETag": entry_id, "Location": f"{base}/{entry_id}"})
+        entry_id, value = v1_entry(
+            self.ident, r.index, entry.body, r.timestamp_ms // 1000, r.proof, r.checkpoint
+        )
+        return JSONResponse(
+            {entry_id: value},
+            status_code=201,
+            headers={"ETag": entry_id, "Location": f"{base}/{entry_id}"},
+        )
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -170,13 +175,15 @@ class V1Api:
 
     async def log_info(self, request: Request) -> Response:
         cp = await self.log.latest()
-        return JSONResponse({
-            "rootHash": cp.root_hash.hex(),
-            "treeSize": cp.size,
-            "signedTreeHead": cp.note,
-            "treeID": str(self.ident.tree_id),
-            "inactiveShards": [],
-        })
+        return JSONResponse(
+            {
+                "rootHash": cp.root_hash.hex(),
+                "treeSize": cp.size,
+                "signedTreeHead": cp.note,
+                "treeID": str(self.ident.tree_id),
+                "inactiveShards": [],
+            }
+        )
 
     async def public_key(self, request: Request) -> Response:
         self._check_tree(request)

@@ -27,8 +27,9 @@ from sceau.services.rekor.types import Limits, from_v2_request
 
 
 class V2Api:
-    def __init__(self, log: Any, ident: V2Identity, limits: Limits,
-                 fetch_key: KeyFetcher | None = None) -> None:
+    def __init__(
+        self, log: Any, ident: V2Identity, limits: Limits, fetch_key: KeyFetcher | None = None
+    ) -> None:
         self.log = log
         self.ident = ident
         self.limits = limits
@@ -52,13 +53,15 @@ class V2Api:
         r = await self.log.append(entry.body, keys=entry.keys)
         if r.duplicate:
             return JSONResponse(
-                error_body(409, f"an equivalent entry already exists in the log at index "
-                                f"{r.index}"),
+                error_body(
+                    409, f"an equivalent entry already exists in the log at index {r.index}"
+                ),
                 status_code=409,
                 headers={"x-log-index": str(r.index)},
             )
-        value = v2_entry(self.ident, r.index, entry.body, r.proof, r.checkpoint,
-                         entry.kind, entry.api_version)
+        value = v2_entry(
+            self.ident, r.index, entry.body, r.proof, r.checkpoint, entry.kind, entry.api_version
+        )
         return JSONResponse(value, status_code=201)
 
     async def get_entry(self, request: Request) -> Response:

@@ -75,11 +75,17 @@ def _checkpoint_in(v: list[Any]) -> Any:
 
 def _error_out(e: BaseException) -> dict[str, Any]:
     if isinstance(e, asyncio.CancelledError):  # the engine is closing: the client may retry
-        return {"type": "Overloaded", "message": "the log is shutting down, retry",
-                "retry_after": 1}
+        return {
+            "type": "Overloaded",
+            "message": "the log is shutting down, retry",
+            "retry_after": 1,
+        }
     if isinstance(e, SceauError):
-        return {"type": type(e).__name__, "message": e.message,
-                "retry_after": getattr(e, "retry_after", None)}
+        return {
+            "type": type(e).__name__,
+            "message": e.message,
+            "retry_after": getattr(e, "retry_after", None),
+        }
     log.error("sequencer RPC failed: %r", e)
     return {"type": "InternalError", "message": "sequencer error"}
 
@@ -149,9 +155,16 @@ class SequencerRPC:
                 *[lg.append(_u(e), keys=k) for e, k in args], return_exceptions=True
             )
             return [
-                {"err": _error_out(r)} if isinstance(r, BaseException) else
-                [r.index, _b(r.leaf_hash), [_b(p) for p in r.proof],
-                 _checkpoint_out(r.checkpoint), r.timestamp_ms, r.duplicate]
+                {"err": _error_out(r)}
+                if isinstance(r, BaseException)
+                else [
+                    r.index,
+                    _b(r.leaf_hash),
+                    [_b(p) for p in r.proof],
+                    _checkpoint_out(r.checkpoint),
+                    r.timestamp_ms,
+                    r.duplicate,
+                ]
                 for r in results
             ]
         if op == "latest":
@@ -263,7 +276,8 @@ class RemoteLog:
 
         try:
             results = await self.client.call(
-                self.name, "append", *[[_b(e), list(k)] for e, k, _ in batch])
+                self.name, "append", *[[_b(e), list(k)] for e, k, _ in batch]
+            )
         except SceauError as e:
             for _, _, fut in batch:
                 if not fut.done():
@@ -275,8 +289,11 @@ class RemoteLog:
             if isinstance(r, dict):
                 fut.set_exception(_error_in(r["err"]))
             else:
-                fut.set_result(AppendResult(r[0], _u(r[1]), [_u(p) for p in r[2]],
-                                            _checkpoint_in(r[3]), r[4], r[5]))
+                fut.set_result(
+                    AppendResult(
+                        r[0], _u(r[1]), [_u(p) for p in r[2]], _checkpoint_in(r[3]), r[4], r[5]
+                    )
+                )
 
     async def latest(self) -> Any:
         return _checkpoint_in(await self.client.call(self.name, "latest"))
@@ -291,8 +308,9 @@ class RemoteLog:
         return [_u(h) for h in await self.client.call(self.name, "inclusion_proof", index, size)]
 
     async def consistency_proof(self, first: int, second: int) -> list[bytes]:
-        return [_u(h) for h in
-                await self.client.call(self.name, "consistency_proof", first, second)]
+        return [
+            _u(h) for h in await self.client.call(self.name, "consistency_proof", first, second)
+        ]
 
     async def root_at(self, size: int) -> bytes:
         return _u(await self.client.call(self.name, "root_at", size))
@@ -362,9 +380,15 @@ def run_workers(
                 remote = RemoteEngine(socket_path)
                 service = build_rekor(remote, config)
                 service.routes.extend(extra_routes)
-                server = uvicorn.Server(uvicorn.Config(
-                    service.app(remote), loop="uvloop", http="httptools",
-                    log_level="warning", access_log=False))
+                server = uvicorn.Server(
+                    uvicorn.Config(
+                        service.app(remote),
+                        loop="uvloop",
+                        http="httptools",
+                        log_level="warning",
+                        access_log=False,
+                    )
+                )
                 server.run(sockets=[listen()])
             except BaseException:
                 log.exception("rekor worker failed")

@@ -37,8 +37,9 @@ def parse(spec: dict[str, Any], limits: Limits) -> Entry:
     text = string(proposed, "envelope", "spec.proposedContent.envelope")
     raw = text.encode("utf-8")
     if len(raw) > limits.attestation:
-        raise too_large("spec.proposedContent.envelope", len(raw), limits.attestation,
-                        "attestation")
+        raise too_large(
+            "spec.proposedContent.envelope", len(raw), limits.attestation, "attestation"
+        )
     envelope_json = parse_json_object(raw, "spec.proposedContent.envelope")
     envelope = parse_envelope(envelope_json, "spec.proposedContent.envelope")
 
@@ -56,15 +57,17 @@ def parse(spec: dict[str, Any], limits: Limits) -> Entry:
     )
     payload_hash = hashlib.sha256(envelope.payload).hexdigest()
     envelope_hash = hashlib.sha256(raw).hexdigest()
-    body = jcs({
-        "apiVersion": VERSION,
-        "kind": KIND,
-        "spec": {
-            "envelopeHash": {"algorithm": "sha256", "value": envelope_hash},
-            "payloadHash": {"algorithm": "sha256", "value": payload_hash},
-            "signatures": signatures,
-        },
-    })
+    body = jcs(
+        {
+            "apiVersion": VERSION,
+            "kind": KIND,
+            "spec": {
+                "envelopeHash": {"algorithm": "sha256", "value": envelope_hash},
+                "payloadHash": {"algorithm": "sha256", "value": payload_hash},
+                "signatures": signatures,
+            },
+        }
+    )
     terms: list[str] = []
     for _, v in pairs:
         terms += material_terms(v)

@@ -41,8 +41,9 @@ def parse(request: dict[str, Any], limits: Limits) -> Entry:
         raise InputError(f"{P}.{sorted(unknown)[0]}: unknown field")
     envelope = parse_envelope(obj(request, "envelope", f"{P}.envelope"), f"{P}.envelope")
     if len(envelope.payload) > limits.attestation:
-        raise too_large(f"{P}.envelope.payload", len(envelope.payload), limits.attestation,
-                        "attestation")
+        raise too_large(
+            f"{P}.envelope.payload", len(envelope.payload), limits.attestation, "attestation"
+        )
     verifiers: list[ParsedVerifier] = []
     for i, item in enumerate(array(request, "verifiers", f"{P}.verifiers")):
         if not isinstance(item, dict):
@@ -55,28 +56,29 @@ def parse(request: dict[str, Any], limits: Limits) -> Entry:
     for i, sig in enumerate(envelope.signatures):
         for v in verifiers:
             try:
-                mat.verify_message(v.material.public_key, sig.sig, pae, f"{P}.envelope",
-                                   (v.algorithm.hash_name,))
+                mat.verify_message(
+                    v.material.public_key, sig.sig, pae, f"{P}.envelope", (v.algorithm.hash_name,)
+                )
             except InputError:
                 continue
             signatures.append({"content": b64(sig.sig), "verifier": v.canonical})
             terms += material_terms(v.material)
             break
         else:
-            raise InputError(
-                f"{P}.envelope.signatures[{i}]: no verifier verifies this signature"
-            )
+            raise InputError(f"{P}.envelope.signatures[{i}]: no verifier verifies this signature")
     payload_hash = hashlib.sha256(envelope.payload).digest()
-    body = jcs({
-        "apiVersion": VERSION,
-        "kind": KIND,
-        "spec": {
-            "dsseV002": {
-                "payloadHash": {"algorithm": "SHA2_256", "digest": b64(payload_hash)},
-                "signatures": signatures,
-            }
-        },
-    })
+    body = jcs(
+        {
+            "apiVersion": VERSION,
+            "kind": KIND,
+            "spec": {
+                "dsseV002": {
+                    "payloadHash": {"algorithm": "SHA2_256", "digest": b64(payload_hash)},
+                    "signatures": signatures,
+                }
+            },
+        }
+    )
     terms.append(hash_term("sha256", payload_hash.hex()))
     terms += intoto_subject_terms(envelope.intoto_statement())
     return Entry(KIND, VERSION, body, dedup(terms))

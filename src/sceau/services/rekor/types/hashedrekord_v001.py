@@ -27,11 +27,14 @@ _HEX = re.compile(r"[0-9a-fA-F]+")
 
 def parse(spec: dict[str, Any]) -> Entry:
     signature = obj(spec, "signature", "spec.signature")
-    sig = b64decode_std(string(signature, "content", "spec.signature.content"),
-                        "spec.signature.content")
+    sig = b64decode_std(
+        string(signature, "content", "spec.signature.content"), "spec.signature.content"
+    )
     public_key = obj(signature, "publicKey", "spec.signature.publicKey")
-    pem = b64decode_std(string(public_key, "content", "spec.signature.publicKey.content"),
-                        "spec.signature.publicKey.content")
+    pem = b64decode_std(
+        string(public_key, "content", "spec.signature.publicKey.content"),
+        "spec.signature.publicKey.content",
+    )
     material = mat.from_pem(pem, "spec.signature.publicKey.content")
 
     data = obj(spec, "data", "spec.data")
@@ -51,19 +54,22 @@ def parse(spec: dict[str, Any]) -> Entry:
             f"for {algorithm}, got {len(value)}"
         )
 
-    mat.verify_digest(material.public_key, sig, bytes.fromhex(value), hash_alg,
-                      "spec.signature.content")
+    mat.verify_digest(
+        material.public_key, sig, bytes.fromhex(value), hash_alg, "spec.signature.content"
+    )
 
-    body = jcs({
-        "apiVersion": VERSION,
-        "kind": KIND,
-        "spec": {
-            "data": {"hash": {"algorithm": algorithm, "value": value}},
-            "signature": {
-                "content": b64(sig),
-                "publicKey": {"content": b64(material.canonical_pem)},
+    body = jcs(
+        {
+            "apiVersion": VERSION,
+            "kind": KIND,
+            "spec": {
+                "data": {"hash": {"algorithm": algorithm, "value": value}},
+                "signature": {
+                    "content": b64(sig),
+                    "publicKey": {"content": b64(material.canonical_pem)},
+                },
             },
-        },
-    })
+        }
+    )
     keys = dedup([hash_term(algorithm, value), *material_terms(material)])
     return Entry(KIND, VERSION, body, keys)

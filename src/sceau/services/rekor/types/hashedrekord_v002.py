@@ -36,10 +36,12 @@ def parse(request: dict[str, Any]) -> Entry:
         raise InputError(f"{P}.{sorted(unknown)[0]}: unknown field")
     digest = b64decode_proto(string(request, "digest", f"{P}.digest"), f"{P}.digest")
     signature = obj(request, "signature", f"{P}.signature")
-    sig = b64decode_proto(string(signature, "content", f"{P}.signature.content"),
-                          f"{P}.signature.content")
-    verifier = parse_verifier(obj(signature, "verifier", f"{P}.signature.verifier"),
-                              f"{P}.signature.verifier")
+    sig = b64decode_proto(
+        string(signature, "content", f"{P}.signature.content"), f"{P}.signature.content"
+    )
+    verifier = parse_verifier(
+        obj(signature, "verifier", f"{P}.signature.verifier"), f"{P}.signature.verifier"
+    )
     algorithm = verifier.algorithm
     hash_alg = mat.HASHES[algorithm.hash_name]
     if len(digest) != hash_alg.digest_size:
@@ -47,18 +49,25 @@ def parse(request: dict[str, Any]) -> Entry:
             f"{P}.digest: {len(digest)} bytes, but {verifier.key_details} needs a "
             f"{hash_alg.digest_size}-byte {algorithm.hash_name} digest"
         )
-    mat.verify_digest(verifier.material.public_key, sig, digest, hash_alg,
-                      f"{P}.signature.content", pss=algorithm.pss)
-    body = jcs({
-        "apiVersion": VERSION,
-        "kind": KIND,
-        "spec": {
-            "hashedRekordV002": {
-                "data": {"algorithm": algorithm.proto_hash, "digest": b64(digest)},
-                "signature": {"content": b64(sig), "verifier": verifier.canonical},
-            }
-        },
-    })
-    keys = dedup([hash_term(algorithm.hash_name, digest.hex()),
-                  *material_terms(verifier.material)])
+    mat.verify_digest(
+        verifier.material.public_key,
+        sig,
+        digest,
+        hash_alg,
+        f"{P}.signature.content",
+        pss=algorithm.pss,
+    )
+    body = jcs(
+        {
+            "apiVersion": VERSION,
+            "kind": KIND,
+            "spec": {
+                "hashedRekordV002": {
+                    "data": {"algorithm": algorithm.proto_hash, "digest": b64(digest)},
+                    "signature": {"content": b64(sig), "verifier": verifier.canonical},
+                }
+            },
+        }
+    )
+    keys = dedup([hash_term(algorithm.hash_name, digest.hex()), *material_terms(verifier.material)])
     return Entry(KIND, VERSION, body, keys)

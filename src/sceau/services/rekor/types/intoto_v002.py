@@ -38,8 +38,9 @@ def parse(spec: dict[str, Any], limits: Limits) -> Entry:
     payload_type = string(env, "payloadType", f"{path}.payloadType")
     payload_text = b64decode_std(string(env, "payload", f"{path}.payload"), f"{path}.payload")
     if len(payload_text) * 3 // 4 > limits.attestation:
-        raise too_large(f"{path}.payload", len(payload_text) * 3 // 4, limits.attestation,
-                        "attestation")
+        raise too_large(
+            f"{path}.payload", len(payload_text) * 3 // 4, limits.attestation, "attestation"
+        )
     payload = b64decode_std(payload_text.decode("ascii", "replace"), f"{path}.payload (inner)")
 
     hash_obj = obj(content, "hash", "spec.content.hash")
@@ -72,17 +73,19 @@ def parse(spec: dict[str, Any], limits: Limits) -> Entry:
     envelope = Envelope(payload_type, payload, tuple(sigs))
     pairs = match_signatures(envelope, verifiers, path)
     payload_hash = hashlib.sha256(payload).hexdigest()
-    body = jcs({
-        "apiVersion": VERSION,
-        "kind": KIND,
-        "spec": {
-            "content": {
-                "envelope": {"payloadType": payload_type, "signatures": stored_sigs},
-                "hash": {"algorithm": "sha256", "value": envelope_hash},
-                "payloadHash": {"algorithm": "sha256", "value": payload_hash},
-            }
-        },
-    })
+    body = jcs(
+        {
+            "apiVersion": VERSION,
+            "kind": KIND,
+            "spec": {
+                "content": {
+                    "envelope": {"payloadType": payload_type, "signatures": stored_sigs},
+                    "hash": {"algorithm": "sha256", "value": envelope_hash},
+                    "payloadHash": {"algorithm": "sha256", "value": payload_hash},
+                }
+            },
+        }
+    )
     terms: list[str] = []
     for _, v in pairs:
         terms += material_terms(v)

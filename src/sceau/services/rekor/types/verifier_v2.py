@@ -21,8 +21,8 @@ from sceau.services.rekor.canonical import b64, b64decode_proto, obj, string
 
 @dataclass(frozen=True)
 class Algorithm:
-    hash_name: str          # sha256 | sha384 | sha512
-    proto_hash: str         # SHA2_256 | SHA2_384 | SHA2_512
+    hash_name: str  # sha256 | sha384 | sha512
+    proto_hash: str  # SHA2_256 | SHA2_384 | SHA2_512
     curve: type[ec.EllipticCurve] | None = None
     rsa_bits: int | None = None
     pss: bool = False
@@ -84,8 +84,9 @@ def _check_matches(key: mat.PublicKey, key_details: str, algorithm: Algorithm, p
     elif algorithm.rsa_bits is not None:
         if isinstance(key, rsa.RSAPublicKey) and key.key_size == algorithm.rsa_bits:
             return
-    raise InputError(f"{path}.keyDetails: {key_details} does not match the verifier's key "
-                     f"({_describe(key)})")
+    raise InputError(
+        f"{path}.keyDetails: {key_details} does not match the verifier's key ({_describe(key)})"
+    )
 
 
 def _describe(key: mat.PublicKey) -> str:

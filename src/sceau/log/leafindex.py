@@ -204,6 +204,7 @@ class LeafIndex:
                 full = runs.current
                 runs.sealed = (*runs.sealed, full)  # first: a reader always sees it somewhere
                 runs.current = _Run(full.end)
+            self._merges = [f for f in self._merges if not f.done()]
             self._merges.append(self._merger.submit(self._merge_sealed, log_id))
 
     def _merge_sealed(self, log_id: int) -> None:

@@ -7,7 +7,8 @@ seconds (or as soon as ``batch_size`` entries wait), and in one writer thread:
 2. assigns contiguous indexes and integrates the leaves into tiles (pure, in memory),
 3. signs one checkpoint for the new tree head,
 4. commits tiles, entry bundles, leaf index, search keys and the head in **one
-   transaction** (one fsync), and only then
+   transaction** (one fsync; SQLite keeps its leaf index beside it, derived from the
+   level-0 tiles: see :mod:`sceau.log.leafindex`), and only then
 5. releases every waiting caller with its index, inclusion proof and the checkpoint.
 
 An index is acknowledged only after step 4, so a crash loses nothing acknowledged; a

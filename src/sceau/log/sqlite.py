@@ -74,7 +74,7 @@ class DatabaseInUse(InternalError):
 
 
 class SQLiteStorage:
-    """A :class:`~sceau.log.storage.Storage` in one SQLite file."""
+    """A :class:`~sceau.log.storage.Storage` in one SQLite file (and its leaf-index file)."""
 
     detects_duplicates = True  # commit() raises DuplicateLeaves instead of a pre-check
 

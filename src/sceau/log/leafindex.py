@@ -30,6 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from sceau.errors import InternalError
+from sceau.log.sqlite_file import SQLiteFile
 
 log = logging.getLogger("sceau.log")
 
@@ -96,31 +97,14 @@ class LeafIndex:
     def __init__(self, path: Path, *, run_size: int = RUN_SIZE) -> None:
         self.path = path
         self.run_size = run_size
-        self._writer = self._connect()
+        # Derived data: a power cut may drop the newest merges, and upto drops with them.
+        self._db = SQLiteFile(path, synchronous="NORMAL")
+        self._writer = self._db.writer
         self._writer.executescript(SCHEMA)
-        self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._logs: dict[int, _LogRuns] = {}
         self._merger = ThreadPoolExecutor(1, thread_name_prefix="sceau-leaf-index")
         self._merges: list[Future[None]] = []
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        # Derived data: a power cut may drop the newest merges, and upto drops with them.
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=10000")
-        return conn
-
-    def _reader(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._connect()
-            conn.execute("PRAGMA query_only=1")
-            with self._lock:
-                self._readers.append(conn)
-        return conn
 
     # -- opening --------------------------------------------------------------------
 
@@ -153,9 +137,7 @@ class LeafIndex:
 
     # -- lookups --------------------------------------------------------------------
 
-    def find(
-        self, log_id: int, hashes: Sequence[bytes], conn: sqlite3.Connection | None = None
-    ) -> dict[bytes, int]:
+    def find(self, log_id: int, hashes: Sequence[bytes]) -> dict[bytes, int]:
         """Index of each of ``hashes`` that the log holds (any thread)."""
         out: dict[bytes, int] = {}
         runs = self._logs.get(log_id)
@@ -169,7 +151,7 @@ class LeafIndex:
         rest = sorted(lh for lh in hashes if lh not in out)  # sorted: index pages in order
         if not rest:
             return out
-        c = conn or self._reader()
+        c = self._db.reader()
         per_statement = max(1, c.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 1)
         for start in range(0, len(rest), per_statement):
             chunk = rest[start : start + per_statement]
@@ -262,9 +244,4 @@ class LeafIndex:
             log.warning("could not merge the leaf index %s at close: %s", self.path, e)
         finally:
             self._merger.shutdown(wait=True)
-            self._writer.close()
-            with self._lock:
-                for conn in self._readers:
-                    conn.close()
-                self._readers.clear()
-            self._local = threading.local()
+            self._db.close()

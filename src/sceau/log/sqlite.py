@@ -14,12 +14,12 @@ import contextlib
 import fcntl
 import os
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from sceau.errors import InternalError
 from sceau.log.leafindex import RUN_SIZE, LeafIndex
+from sceau.log.sqlite_file import SQLiteFile
 from sceau.log.storage import BatchWrite, DuplicateLeaves, StaleHead, TileKey, TreeHead
 from sceau.merkle.tiles import TILE_HEIGHT, TILE_WIDTH
 
@@ -92,11 +92,9 @@ class SQLiteStorage:
         except BlockingIOError:
             os.close(self._lock_fd)
             raise DatabaseInUse(f"log database {self.path} is in use by another process") from None
-        self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
-        self._readers_lock = threading.Lock()
         self._ids: dict[str, int] = {}
-        self._writer = self._connect()
+        self._db = SQLiteFile(self.path, synchronous="FULL")
+        self._writer = self._db.writer
         try:
             self._writer.executescript(SCHEMA)
             self.leaf_index = LeafIndex(self.index_path, run_size=leaf_run)
@@ -109,7 +107,7 @@ class SQLiteStorage:
             # Databases from before the separate index file kept a leaves table here.
             self._writer.execute("DROP TABLE IF EXISTS leaves")
         except BaseException:
-            self._writer.close()
+            self._db.close()
             os.close(self._lock_fd)
             raise
 
@@ -117,26 +115,10 @@ class SQLiteStorage:
     def index_path(self) -> Path:
         return self.path.with_name(f"{self.path.stem}-leaves{self.path.suffix}")
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA busy_timeout=10000")
-        return conn
-
-    def _reader(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._connect()
-            conn.execute("PRAGMA query_only=1")
-            with self._readers_lock:
-                self._readers.append(conn)
-        return conn
-
     def _id(self, name: str) -> int:
         log_id = self._ids.get(name)
         if log_id is None:
-            row = self._reader().execute("SELECT id FROM logs WHERE name=?", (name,)).fetchone()
+            row = self._db.reader().execute("SELECT id FROM logs WHERE name=?", (name,)).fetchone()
             if row is None:
                 raise InternalError(f"no log named {name!r} in {self.path}")
             log_id = self._ids[name] = row[0]
@@ -235,7 +217,7 @@ class SQLiteStorage:
 
     def load_head(self, name: str) -> TreeHead | None:
         row = (
-            self._reader()
+            self._db.reader()
             .execute("SELECT size, root, note, timestamp_ms FROM logs WHERE name=?", (name,))
             .fetchone()
         )
@@ -244,12 +226,12 @@ class SQLiteStorage:
         return TreeHead(row[0], bytes(row[1]), row[2], row[3])
 
     def log_origin(self, name: str) -> str | None:
-        row = self._reader().execute("SELECT origin FROM logs WHERE name=?", (name,)).fetchone()
+        row = self._db.reader().execute("SELECT origin FROM logs WHERE name=?", (name,)).fetchone()
         return None if row is None else row[0]
 
     def read_tiles(self, name: str, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
         log_id = self._id(name)
-        conn = self._reader()
+        conn = self._db.reader()
         out: dict[TileKey, bytes] = {}
         for lvl, idx in keys:
             row = conn.execute(
@@ -265,7 +247,7 @@ class SQLiteStorage:
 
     def tile_sizes(self, name: str) -> Iterable[tuple[int, int, int]]:
         return (
-            self._reader()
+            self._db.reader()
             .execute("SELECT level, idx, length(data) FROM tiles WHERE log=?", (self._id(name),))
             .fetchall()
         )
@@ -277,7 +259,7 @@ class SQLiteStorage:
 
     def lookup(self, name: str, key: str, limit: int) -> list[int]:
         rows = (
-            self._reader()
+            self._db.reader()
             .execute(
                 "SELECT idx FROM search WHERE log=? AND key=? ORDER BY idx LIMIT ?",
                 (self._id(name), key, limit),
@@ -288,7 +270,7 @@ class SQLiteStorage:
 
     def batch_time(self, name: str, index: int) -> int | None:
         row = (
-            self._reader()
+            self._db.reader()
             .execute(
                 "SELECT timestamp_ms FROM batches WHERE log=? AND first<=?"
                 " ORDER BY first DESC LIMIT 1",
@@ -300,10 +282,5 @@ class SQLiteStorage:
 
     def close(self) -> None:
         self.leaf_index.close()
-        self._writer.close()
-        with self._readers_lock:
-            for conn in self._readers:
-                conn.close()
-            self._readers.clear()
-        self._local = threading.local()
+        self._db.close()
         os.close(self._lock_fd)

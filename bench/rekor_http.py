@@ -94,6 +94,7 @@ def serve(directory: Path, port: int, batch_interval: float, workers: int) -> No
     from sceau.keys import generate_signer
     from sceau.log import LogEngine
     from sceau.log.sqlite import SQLiteStorage
+    from sceau.services._http import tune_gc_for_serving
     from sceau.services.rekor import RekorConfig, build_rekor
 
     def make_engine() -> LogEngine:
@@ -127,6 +128,7 @@ def serve(directory: Path, port: int, batch_interval: float, workers: int) -> No
     service = build_rekor(engine, config)
     service.routes.append(ping_route)
     app = service.app(engine)
+    tune_gc_for_serving()  # as `sceau serve` does
     uvicorn.run(
         app,
         host="127.0.0.1",

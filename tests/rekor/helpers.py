@@ -43,13 +43,18 @@ def b64(data: bytes) -> str:
 def leaf(key=None, *, email: str | None = EMAIL, uri: str | None = None):
     """A short-lived code-signing leaf (SAN e-mail and/or URI) and its private key."""
     key = key or ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
     sans: list[x509.GeneralName] = []
     if email:
         sans.append(x509.RFC822Name(email))
     if uri:
         sans.append(x509.UniformResourceIdentifier(uri))
-    cert = (
+    return certificate_with(key, x509.SubjectAlternativeName(sans)), key
+
+
+def certificate_with(key, san: x509.SubjectAlternativeName | None) -> x509.Certificate:
+    """A short-lived code-signing leaf for ``key`` with exactly this SAN (or none)."""
+    now = dt.datetime.now(dt.UTC)
+    builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([]))
         .issuer_name(_CA_NAME)
@@ -57,15 +62,17 @@ def leaf(key=None, *, email: str | None = EMAIL, uri: str | None = None):
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=1))
         .not_valid_after(now + dt.timedelta(minutes=10))
-        .add_extension(x509.SubjectAlternativeName(sans), critical=True)
-        .add_extension(
+    )
+    if san is not None:
+        builder = builder.add_extension(san, critical=True)
+    return (
+        builder.add_extension(
             x509.KeyUsage(True, False, False, False, False, False, False, False, False),
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
         .sign(_CA_KEY, hashes.SHA384())
     )
-    return cert, key
 
 
 def pem(cert: x509.Certificate) -> bytes:

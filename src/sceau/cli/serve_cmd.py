@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
     from sceau.app import build_app, parse_only
     from sceau.config import CONFIG_NAME, InstanceConfig
+    from sceau.services._http import tune_gc_for_serving
 
     only = parse_only(args.only)
     from pathlib import Path
@@ -110,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     app = build_app(cfg, only=only, dev_oidc=dev_oidc)
     print(instructions(cfg), flush=True)
+    tune_gc_for_serving()
     uvicorn.run(app, host=host, port=port, log_level=args.log_level, access_log=True)
     return 0
 
@@ -120,7 +122,10 @@ def worker_app():  # type: ignore[no-untyped-def]
 
     from sceau.app import build_app, parse_only
     from sceau.config import InstanceConfig
+    from sceau.services._http import tune_gc_for_serving
 
     cfg = InstanceConfig.load(os.environ["SCEAU_SERVE_DIR"])
     dev = True if os.environ.get("SCEAU_SERVE_DEV_OIDC") else None
-    return build_app(cfg, only=parse_only(os.environ.get("SCEAU_SERVE_ONLY")), dev_oidc=dev)
+    app = build_app(cfg, only=parse_only(os.environ.get("SCEAU_SERVE_ONLY")), dev_oidc=dev)
+    tune_gc_for_serving()
+    return app

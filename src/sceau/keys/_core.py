@@ -106,6 +106,9 @@ class FileSigner:
     def __init__(self, private_key: ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
         self._key = private_key
         self._algorithm = Algorithm.of(private_key)
+        # Built once: a SET is signed per log entry, and ECDSA() is not free to construct.
+        digest = self._algorithm.hash
+        self._ecdsa = ec.ECDSA(digest) if digest is not None else None
 
     @property
     def algorithm(self) -> Algorithm:
@@ -122,9 +125,8 @@ class FileSigner:
     def sign(self, message: bytes) -> bytes:
         if isinstance(self._key, ed25519.Ed25519PrivateKey):
             return self._key.sign(message)
-        digest = self._algorithm.hash
-        assert digest is not None
-        return self._key.sign(message, ec.ECDSA(digest))
+        assert self._ecdsa is not None
+        return self._key.sign(message, self._ecdsa)
 
     def __repr__(self) -> str:  # never print key material
         return f"FileSigner({self._algorithm.value})"

@@ -7,6 +7,7 @@ build an error response by hand and client input never becomes a 500.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import math
@@ -139,6 +140,19 @@ def error_response(exc: SceauError) -> Response:
     # A message quoting client input must still render: escape what UTF-8 cannot encode.
     message = message.encode("utf-8", "backslashreplace").decode("utf-8")
     return JSONResponse(error_body(exc.status, message), status_code=exc.status, headers=headers)
+
+
+def tune_gc_for_serving() -> None:
+    """Fewer, cheaper garbage collections in a long-running server process.
+
+    Call it once the app is built. Everything alive then (modules, keys, routes) moves out
+    of the collector's view, and the youngest generation is collected every 50,000
+    allocations instead of 700: a request allocates a few hundred short-lived objects that
+    reference counting frees anyway, and the default ran a collection every few requests
+    (about 4 % of a Rekor entry's CPU; ``bench/rekor_http.py``)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def install_error_handlers(app: Starlette) -> None:

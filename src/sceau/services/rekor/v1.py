@@ -18,7 +18,7 @@ from sceau import merkle
 from sceau.errors import Conflict, InputError, NotFound
 from sceau.services._http import parse_json_object, read_body, read_json
 from sceau.services.rekor.logs import V1Identity
-from sceau.services.rekor.responses import v1_entry
+from sceau.services.rekor.responses import json_response, v1_entries, v1_entry
 from sceau.services.rekor.search import KeyFetcher, parse_query
 from sceau.services.rekor.types import Limits, from_v1_request
 
@@ -74,7 +74,7 @@ class V1Api:
         body = await read_body(request, self.limits.v1_body)
         entry = from_v1_request(parse_json_object(body), self.limits, raw_size=len(body))
         r = await self.log.append(entry.body, keys=entry.keys)
-        base = request.url.path.rstrip("/")
+        base = request.scope["path"].rstrip("/")  # request.url would build a whole URL
         if r.duplicate:
             entry_id = self.ident.entry_id(r.leaf_hash)
             raise Conflict(
@@ -85,15 +85,15 @@ class V1Api:
         entry_id, value = v1_entry(
             self.ident, r.index, entry.body, r.timestamp_ms // 1000, r.proof, r.checkpoint
         )
-        return JSONResponse(
-            {entry_id: value},
+        return json_response(
+            v1_entries([(entry_id, value)]),
             status_code=201,
             headers={"ETag": entry_id, "Location": f"{base}/{entry_id}"},
         )
 
     # -- reads ----------------------------------------------------------------------------
 
-    async def _entry(self, index: int, checkpoint: Any = None) -> tuple[str, dict[str, Any]]:
+    async def _entry(self, index: int, checkpoint: Any = None) -> tuple[str, str]:
         checkpoint = checkpoint or await self.log.latest()
         if index >= checkpoint.size:
             raise NotFound(f"no entry at logIndex {index}")
@@ -115,12 +115,10 @@ class V1Api:
         index = await self._index_of(request.path_params["entry_id"], "entryUUID")
         if index is None:
             raise NotFound("no entry with this UUID in the log")
-        entry_id, value = await self._entry(index)
-        return JSONResponse({entry_id: value})
+        return json_response(v1_entries([await self._entry(index)]))
 
     async def get_by_index(self, request: Request) -> Response:
-        entry_id, value = await self._entry(_int_param(request, "logIndex"))
-        return JSONResponse({entry_id: value})
+        return json_response(v1_entries([await self._entry(_int_param(request, "logIndex"))]))
 
     async def retrieve(self, request: Request) -> Response:
         query = await read_json(request, self.limits.v1_body)
@@ -138,12 +136,11 @@ class V1Api:
                 if found is not None:
                     indexes.append(found)
         checkpoint = await self.log.latest()
-        out: list[dict[str, Any]] = []
+        out: list[tuple[str, str]] = []
         for index in dict.fromkeys(indexes):
             if index < checkpoint.size:
-                entry_id, value = await self._entry(index, checkpoint)
-                out.append({entry_id: value})
-        return JSONResponse(out)
+                out.append(await self._entry(index, checkpoint))
+        return json_response(f"[{v1_entries(out)}]")
 
     async def _resolve(self, field: str, i: int, item: object) -> int | None:
         where = f"{field}[{i}]"

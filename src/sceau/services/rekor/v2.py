@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from sceau.errors import InputError, NotFound, UnsupportedMediaType
 from sceau.services._http import error_body, parse_json_object, read_body, read_json
 from sceau.services.rekor.logs import V2Identity
-from sceau.services.rekor.responses import v2_entry
+from sceau.services.rekor.responses import json_response, v2_entry
 from sceau.services.rekor.search import KeyFetcher, parse_query
 from sceau.services.rekor.types import Limits, from_v2_request
 
@@ -62,7 +62,7 @@ class V2Api:
         value = v2_entry(
             self.ident, r.index, entry.body, r.proof, r.checkpoint, entry.kind, entry.api_version
         )
-        return JSONResponse(value, status_code=201)
+        return json_response(value, status_code=201)
 
     async def get_entry(self, request: Request) -> Response:
         raw = request.path_params["index"]
@@ -74,7 +74,7 @@ class V2Api:
             raise NotFound(f"no entry at logIndex {index}")
         body = await self.log.get_entry(index)
         proof = await self.log.inclusion_proof(index, checkpoint.size)
-        return JSONResponse(v2_entry(self.ident, index, body, proof, checkpoint))
+        return json_response(v2_entry(self.ident, index, body, proof, checkpoint))
 
     async def checkpoint(self, request: Request) -> Response:
         return await self._static("checkpoint")

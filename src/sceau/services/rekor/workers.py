@@ -36,6 +36,7 @@ from typing import Any
 
 from sceau import errors
 from sceau.errors import InternalError, Overloaded, SceauError
+from sceau.services._http import tune_gc_for_serving
 
 log = logging.getLogger("sceau.rekor.workers")
 FRAME = struct.Struct(">I")
@@ -380,6 +381,7 @@ def run_workers(
                 remote = RemoteEngine(socket_path)
                 service = build_rekor(remote, config)
                 service.routes.extend(extra_routes)
+                tune_gc_for_serving()
                 server = uvicorn.Server(
                     uvicorn.Config(
                         service.app(remote),
@@ -415,6 +417,7 @@ async def _sequence(config: Any, make_engine: Callable[[], Any], path: Path) -> 
     await engine.start()
     rpc = SequencerRPC(engine, path)
     await rpc.start()
+    tune_gc_for_serving()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

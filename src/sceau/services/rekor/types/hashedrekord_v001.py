@@ -17,12 +17,23 @@ from typing import Any
 
 from sceau.errors import InputError
 from sceau.services.rekor import material as mat
-from sceau.services.rekor.canonical import b64, b64decode_std, jcs, obj, string
+from sceau.services.rekor.canonical import b64, b64decode_std, obj, string
 from sceau.services.rekor.terms import dedup, hash_term, material_terms
 from sceau.services.rekor.types.base import Entry
 
 KIND, VERSION = "hashedrekord", "0.0.1"
 _HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+def canonical_body(algorithm: str, value: str, sig_b64: str, pem_b64: str) -> bytes:
+    """The RFC 8785 leaf, written out: every value is an enum, hex or base64 string, and
+    the keys are in JCS order, so this equals :func:`jcs` of the same object
+    (``tests/rekor/test_types.py`` checks it) at a tenth of the cost."""
+    return (
+        f'{{"apiVersion":"{VERSION}","kind":"{KIND}","spec":{{"data":{{"hash":'
+        f'{{"algorithm":"{algorithm}","value":"{value}"}}}},"signature":'
+        f'{{"content":"{sig_b64}","publicKey":{{"content":"{pem_b64}"}}}}}}}}'
+    ).encode("ascii")
 
 
 def parse(spec: dict[str, Any]) -> Entry:
@@ -58,18 +69,6 @@ def parse(spec: dict[str, Any]) -> Entry:
         material.public_key, sig, bytes.fromhex(value), hash_alg, "spec.signature.content"
     )
 
-    body = jcs(
-        {
-            "apiVersion": VERSION,
-            "kind": KIND,
-            "spec": {
-                "data": {"hash": {"algorithm": algorithm, "value": value}},
-                "signature": {
-                    "content": b64(sig),
-                    "publicKey": {"content": b64(material.canonical_pem)},
-                },
-            },
-        }
-    )
+    body = canonical_body(algorithm, value, b64(sig), b64(material.canonical_pem))
     keys = dedup([hash_term(algorithm, value), *material_terms(material)])
     return Entry(KIND, VERSION, body, keys)

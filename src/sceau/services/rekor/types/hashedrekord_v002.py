@@ -21,13 +21,29 @@ from typing import Any
 
 from sceau.errors import InputError
 from sceau.services.rekor import material as mat
-from sceau.services.rekor.canonical import b64, b64decode_proto, jcs, obj, string
+from sceau.services.rekor.canonical import b64, b64decode_proto, obj, string
 from sceau.services.rekor.terms import dedup, hash_term, material_terms
 from sceau.services.rekor.types.base import Entry
-from sceau.services.rekor.types.verifier_v2 import parse_verifier
+from sceau.services.rekor.types.verifier_v2 import ParsedVerifier, parse_verifier
 
 KIND, VERSION = "hashedrekord", "0.0.2"
 P = "hashedRekordRequestV002"
+
+
+def canonical_body(
+    proto_hash: str, digest_b64: str, sig_b64: str, verifier: ParsedVerifier
+) -> bytes:
+    """The RFC 8785 leaf, written out: every value is an enum name or base64, and the keys
+    are in JCS order, so this equals :func:`jcs` of the same object
+    (``tests/rekor/test_types.py`` checks it) at a tenth of the cost."""
+    member = "x509Certificate" if "x509Certificate" in verifier.canonical else "publicKey"
+    raw_b64 = verifier.canonical[member]["rawBytes"]
+    return (
+        f'{{"apiVersion":"{VERSION}","kind":"{KIND}","spec":{{"hashedRekordV002":{{"data":'
+        f'{{"algorithm":"{proto_hash}","digest":"{digest_b64}"}},"signature":'
+        f'{{"content":"{sig_b64}","verifier":{{"keyDetails":"{verifier.key_details}",'
+        f'"{member}":{{"rawBytes":"{raw_b64}"}}}}}}}}}}}}'
+    ).encode("ascii")
 
 
 def parse(request: dict[str, Any]) -> Entry:
@@ -57,17 +73,6 @@ def parse(request: dict[str, Any]) -> Entry:
         f"{P}.signature.content",
         pss=algorithm.pss,
     )
-    body = jcs(
-        {
-            "apiVersion": VERSION,
-            "kind": KIND,
-            "spec": {
-                "hashedRekordV002": {
-                    "data": {"algorithm": algorithm.proto_hash, "digest": b64(digest)},
-                    "signature": {"content": b64(sig), "verifier": verifier.canonical},
-                }
-            },
-        }
-    )
+    body = canonical_body(algorithm.proto_hash, b64(digest), b64(sig), verifier)
     keys = dedup([hash_term(algorithm.hash_name, digest.hex()), *material_terms(verifier.material)])
     return Entry(KIND, VERSION, body, keys)

@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,11 +33,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from local_server import free_port, wait_until_ok  # bench/ is sys.path[0]
 
 
 def _material(data: Path, intermediate: str) -> None:
@@ -125,21 +120,6 @@ def _request_body() -> str:
     return json.dumps({"certificateSigningRequest": base64.b64encode(pem).decode()})
 
 
-def _wait_ready(url: str, token_file: Path, proc: subprocess.Popen, timeout: float = 30) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit("server exited early")
-        if token_file.exists():
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url + "/api/v2/trustBundle", timeout=1).status_code == 200:
-                    return
-        time.sleep(0.1)
-    raise SystemExit("server did not start")
-
-
 def _check_once(url: str, token: str, body: str) -> None:
     import httpx
 
@@ -157,18 +137,19 @@ def run_one(intermediate: str, args: argparse.Namespace) -> float:
     with tempfile.TemporaryDirectory(prefix="sceau-ca-bench-") as tmp:
         data = Path(tmp)
         _material(data, intermediate)
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         procs = []
         ct_url = "-"
         if args.ct == "http":  # the split deployment: the CT log in its own process
-            ct_port = _free_port()
+            ct_port = free_port()
             ct_url = f"http://127.0.0.1:{ct_port}"
             procs.append(_spawn(ct_port, "ct", "-", data))
             _wait_file(data / "ct-ready", procs[0])
         procs.append(_spawn(port, "ca" if args.ct == "http" else "all", ct_url, data))
         try:
-            _wait_ready(url, data / "token", procs[-1])
+            token_file = data / "token"
+            wait_until_ok(url + "/api/v2/trustBundle", procs, ready=token_file.exists)
             token = (data / "token").read_text()
             body = _request_body()
             _check_once(url, token, body)

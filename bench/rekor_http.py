@@ -27,14 +27,14 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from signed_requests import signed_requests  # bench/ is sys.path[0]
+from local_server import free_port, wait_until_ok  # bench/ is sys.path[0]
+from signed_requests import signed_requests
 
 LUA = r"""
 local bodies = {}
@@ -70,12 +70,6 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"ping":true}'
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- the server process -------------------------------------------------------------------
@@ -160,18 +154,7 @@ def server(directory: Path, batch_interval: float, workers: int = 1):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        import httpx
-
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v1/log", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("bench server did not start")
-            time.sleep(0.1)
+        wait_until_ok(f"{base}/api/v1/log", [proc])
         yield base, proc
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

@@ -36,7 +36,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from signed_requests import signed_requests  # bench/ is sys.path[0]
+from local_server import free_port  # bench/ is sys.path[0]
+from signed_requests import signed_requests
 
 ROOT = Path(__file__).resolve().parents[1]
 URL = "http://rekor.bench.test"
@@ -121,12 +122,6 @@ class Result:
     p99_ms: float
     errors: int
     duplicates: int
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def checkpoint_size(base: str) -> int:

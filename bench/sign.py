@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,18 +24,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from local_server import NotServing, free_port, wait_until_ok  # bench/ is sys.path[0]
+
 BIN = Path(sys.executable).parent
 EMAIL = "bench@example.com"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_instance(base: Path) -> tuple[Path, str, subprocess.Popen[bytes]]:
-    import httpx
 
     url = f"http://127.0.0.1:{free_port()}"
     d = base / "instance"
@@ -44,15 +38,12 @@ def start_instance(base: Path) -> tuple[Path, str, subprocess.Popen[bytes]]:
                    capture_output=True)  # fmt: skip
     proc = subprocess.Popen([BIN / "sceau", "serve", "--dir", d, "--log-level", "warning"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return d, url, proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("instance did not start")
+    try:
+        wait_until_ok(f"{url}/healthz", [proc])
+    except NotServing:
+        proc.kill()
+        raise
+    return d, url, proc
 
 
 def trust_config_for(d: Path, version: int, out: Path) -> Path:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from local_server import free_port, wait_until_ok  # bench/ is sys.path[0]
 
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS = ROOT.parent / "shared" / "vectors"
@@ -91,34 +92,18 @@ _INIT = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def local_instance(base: Path) -> Iterator[tuple[Path, str]]:
     """``sceau init`` (P-384 root and intermediate, as public-good's Fulcio) and ``serve``."""
-    import httpx
 
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     d = base / "instance"
     init = [sys.executable, "-c", _INIT, "init", "--dir", str(d), "--url", url]
     subprocess.run(init, check=True, capture_output=True)
     serve = [str(BIN / "sceau"), "serve", "--dir", str(d), "--log-level", "warning"]
     proc = subprocess.Popen(serve, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("local instance did not start")
-            time.sleep(0.1)
+        wait_until_ok(f"{url}/healthz", [proc])
         yield d, url
     finally:
         proc.terminate()

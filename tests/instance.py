@@ -7,14 +7,13 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
+from bench.local_server import NotServing, wait_until_ok
 from tests.serving import free_port
 
 # Variables that would make a client pick up an identity or config from the test runner.
@@ -81,17 +80,10 @@ def client_env(
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
     """Poll ``/healthz`` until it answers 200; fail with the server's output otherwise."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"sceau serve exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"sceau serve did not become healthy in {timeout}s:\n{log.read_text()[-4000:]}")
+    try:
+        wait_until_ok(f"{url}/healthz", [proc], timeout)
+    except NotServing as e:
+        pytest.fail(f"sceau serve: {e}:\n{log.read_text()[-4000:]}")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -5,16 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from bench.local_server import NotServing, free_port, wait_until_ok
 from sceau.cli.main import main
 from sceau.instance import init_instance
 from tests.pg import fresh_schema
-from tests.serving import free_port
 
 SIGSTORE = str(Path(sys.executable).with_name("sigstore"))
 
@@ -47,16 +46,10 @@ def test_two_workers_on_postgres_serve_real_clients(tmp_path, pg_dsn):
     )  # fmt: skip
     try:
         url = cfg.url
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None, server.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "workers did not come up"
-            time.sleep(0.2)
+        try:
+            wait_until_ok(f"{url}/healthz", [server])
+        except NotServing as e:
+            pytest.fail(f"{e}: {server.stderr.read().decode()[-2000:]}")
         token = subprocess.run(
             [sys.executable, "-m", "sceau", "dev-token", "--dir", str(cfg.dir), "--email",
              "w@example.com"], capture_output=True, text=True, check=True,

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from bench.signed_requests import signed_requests
 
 ROOT = Path(__file__).resolve().parents[2]

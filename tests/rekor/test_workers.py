@@ -8,17 +8,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from bench.local_server import free_port, wait_until_ok
 from sceau import merkle
 from sceau.note import note_verifier, open_checkpoint
 from tests.rekor import helpers as h
-from tests.serving import free_port
 
 pytestmark = pytest.mark.server
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,16 +33,7 @@ def workers(tmp_path: Path):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v1/log", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, "worker server exited"
-            assert time.monotonic() < deadline, "worker server did not start"
-            time.sleep(0.05)
+        wait_until_ok(f"{base}/api/v1/log", [proc])
         yield base, tmp_path, port
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

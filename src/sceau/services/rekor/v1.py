@@ -7,6 +7,7 @@ index equals the global one and ``inactiveShards`` is empty.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -44,16 +45,14 @@ def _int_param(request: Request, name: str, default: int | None = None) -> int:
     return int(raw)
 
 
+@dataclass
 class V1Api:
     """Handlers bound to the v1 log; :meth:`routes` lists them."""
 
-    def __init__(
-        self, log: Any, ident: V1Identity, limits: Limits, fetch_key: KeyFetcher | None = None
-    ) -> None:
-        self.log = log
-        self.ident = ident
-        self.limits = limits
-        self.fetch_key = fetch_key
+    log: Any
+    ident: V1Identity
+    limits: Limits
+    fetch_key: KeyFetcher | None = None
 
     def routes(self) -> list[BaseRoute]:
         return [

@@ -12,6 +12,7 @@ reassembling tiles.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -26,14 +27,14 @@ from sceau.services.rekor.search import KeyFetcher, parse_query
 from sceau.services.rekor.types import Limits, from_v2_request
 
 
+@dataclass
 class V2Api:
-    def __init__(
-        self, log: Any, ident: V2Identity, limits: Limits, fetch_key: KeyFetcher | None = None
-    ) -> None:
-        self.log = log
-        self.ident = ident
-        self.limits = limits
-        self.fetch_key = fetch_key
+    """Handlers bound to the v2 log; :meth:`routes` lists them."""
+
+    log: Any
+    ident: V2Identity
+    limits: Limits
+    fetch_key: KeyFetcher | None = None
 
     def routes(self) -> list[BaseRoute]:
         return [

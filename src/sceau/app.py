@@ -27,6 +27,7 @@ from sceau.services._http import install_error_handlers
 log = logging.getLogger("sceau.app")
 
 SERVICES = ("ca", "ct", "rekor", "tsa", "tuf", "oidc")
+LOG_SERVICES = frozenset({"rekor", "ct"})  # the services that keep a log in the engine
 FULCIO_ISSUER_KEYS = ("oidc-issuers", "meta-issuers", "ci-issuer-metadata")
 
 
@@ -282,8 +283,12 @@ def build_app(
     only: Iterable[str] | None = None,
     dev_oidc: bool | None = None,
     create_storage: bool = False,
+    engine: Any = None,
 ) -> Starlette:
-    """Build the app for ``cfg``'s instance, serving ``only`` these services (default all)."""
+    """Build the app for ``cfg``'s instance, serving ``only`` these services (default all).
+
+    ``engine``: the log engine to build on instead of opening storage here — a
+    :class:`~sceau.services.workers.RemoteEngine` in a ``serve --workers`` process."""
     from sceau.instance import Material
 
     services = set(only) if only is not None else set(SERVICES)
@@ -294,8 +299,11 @@ def build_app(
     p = _Parts(cfg, Material.load(cfg))
     # Order matters: the logs join the engine before it starts; the CA uses the CT log and
     # the dev issuer if they are built here.
-    if services & {"rekor", "ct"}:
-        _engine(p, create_storage)
+    if services & LOG_SERVICES:
+        if engine is not None:
+            p.engine = engine
+        else:
+            _engine(p, create_storage)
     if "rekor" in services:
         _rekor(p)
     if "ct" in services:
@@ -319,10 +327,18 @@ def build_app(
     return app
 
 
+def log_engine(
+    cfg: InstanceConfig, only: Iterable[str] = LOG_SERVICES, *, create_storage: bool = False
+) -> Any:
+    """The engine with the logs of ``only``'s log services added, not started: what
+    ``sceau init`` creates and what the sequencer of ``serve --workers`` runs."""
+    services = LOG_SERVICES & set(only)
+    return build_app(cfg, only=services, dev_oidc=False, create_storage=create_storage).state.engine
+
+
 def create_logs(cfg: InstanceConfig) -> None:
     """Create the instance's logs in storage (``sceau init``; ``serve`` never creates)."""
-    app = build_app(cfg, only={"rekor", "ct"}, dev_oidc=False, create_storage=True)
-    engine = app.state.engine
+    engine = log_engine(cfg, create_storage=True)
 
     async def create() -> None:
         await engine.start(create=True)

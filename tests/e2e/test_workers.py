@@ -1,10 +1,13 @@
-"""sceau serve --workers on PostgreSQL: an instance migrated from SQLite, two API processes."""
+"""sceau serve --workers: two API processes on SQLite (one sequencer process owns the logs)
+and on PostgreSQL (an instance migrated from SQLite), each driven by the real client."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -18,11 +21,112 @@ from tests.pg import fresh_schema
 SIGSTORE = str(Path(sys.executable).with_name("sigstore"))
 
 
+def _client_env(tmp_path: Path) -> dict[str, str]:
+    home = tmp_path / "home"
+    return {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CACHE_HOME": str(home / "c"),
+        "XDG_DATA_HOME": str(home / "d"),
+    }
+
+
+def _serve_workers(cfg, env: dict[str, str]) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sceau", "serve", "--dir", str(cfg.dir), "--workers", "2",
+         "--log-level", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_until_ok(f"{cfg.url}/healthz", [server])
+    except NotServing as e:
+        server.kill()
+        pytest.fail(f"{e}: {server.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+    return server
+
+
+def _sign_and_verify_four_files(cfg, tmp_path: Path, env: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """sigstore-python signs and verifies two files per Rekor API through the workers;
+    every log and every CT chain is then seen alike by whichever worker answers."""
+    url = cfg.url
+    token = subprocess.run(
+        [sys.executable, "-m", "sceau", "dev-token", "--dir", str(cfg.dir), "--email",
+         "w@example.com"], capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    trust = str(cfg.trust_dir / "trust_config.json")
+    for i, version in enumerate(["1", "2", "1", "2"]):
+        f = tmp_path / f"f{i}.txt"
+        f.write_text(f"file {i}\n")
+        r = subprocess.run(
+            [SIGSTORE, "--trust-config", trust, "sign", "--rekor-version", version,
+             "--identity-token", token, str(f)],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        r = subprocess.run(
+            [SIGSTORE, "--trust-config", trust, "verify", "identity", str(f),
+             "--cert-identity", "w@example.com", "--cert-oidc-issuer", f"{url}/oidc"],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+    for _ in range(4):  # several requests, so both workers answer some
+        logs = httpx.get(f"{url}/healthz").json()["logs"]
+        assert logs["rekor-v1"] == 3 and logs["rekor-v2"] == 3 and logs["ct"] >= 1
+        entries = httpx.get(
+            f"{url}/ct/v1/get-entries", params={"start": 0, "end": logs["ct"] - 1}
+        ).json()["entries"]
+        assert len(entries) == logs["ct"]
+        assert all(e["extra_data"] for e in entries)
+        assert httpx.get(f"{url}/ct/tile/0/000.p/{logs['ct']}").status_code == 200
+
+
+def _stop(server: subprocess.Popen[bytes]) -> int:
+    server.terminate()
+    return server.wait(timeout=30)
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_two_workers_on_sqlite_serve_real_clients(tmp_path):
+    cfg = init_instance(tmp_path / "inst", url=f"http://127.0.0.1:{free_port()}")
+    env = _client_env(tmp_path)
+    server = _serve_workers(cfg, env)
+    try:
+        _sign_and_verify_four_files(cfg, tmp_path, env)
+    finally:
+        assert _stop(server) == 0
+    assert not (cfg.dir / "data" / "sequencer.sock").exists()
+    # What the workers logged is in the one SQLite file: a single process serves it back.
+    assert main(["check", "--dir", str(cfg.dir)]) == 0
+
+
+@pytest.mark.server
+def test_sqlite_workers_stop_when_a_worker_dies(tmp_path):
+    """A worker that dies takes the server down (non-zero), for a supervisor to restart,
+    rather than leaving a server that quietly serves with fewer processes."""
+    cfg = init_instance(tmp_path / "inst", url=f"http://127.0.0.1:{free_port()}")
+    server = _serve_workers(cfg, _client_env(tmp_path))
+    try:
+        children = subprocess.run(
+            ["pgrep", "-P", str(server.pid)], capture_output=True, text=True, check=True
+        ).stdout.split()
+        assert len(children) == 2, children
+        os.kill(int(children[0]), signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while server.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    stderr = server.stderr.read().decode(errors="replace")  # type: ignore[union-attr]
+    assert server.wait() == 1, stderr[-3000:]
+    assert f"HTTP worker {children[0]} exited" in stderr, stderr[-3000:]
+
+
 @pytest.mark.server
 @pytest.mark.slow
 def test_two_workers_on_postgres_serve_real_clients(tmp_path, pg_dsn):
-    port = free_port()
-    cfg = init_instance(tmp_path / "inst", url=f"http://127.0.0.1:{port}")
+    cfg = init_instance(tmp_path / "inst", url=f"http://127.0.0.1:{free_port()}")
     schema = fresh_schema("serve")
     assert main(["migrate", "--dir", str(cfg.dir), "--to", pg_dsn, "--schema", schema]) == 0
     toml = cfg.dir / "sceau.toml"
@@ -32,85 +136,15 @@ def test_two_workers_on_postgres_serve_real_clients(tmp_path, pg_dsn):
         )
     )
     (cfg.dir / "data" / "sceau.sqlite").rename(cfg.dir / "data" / "old.sqlite")  # not used
-    home = tmp_path / "home"
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "XDG_CACHE_HOME": str(home / "c"),
-        "XDG_DATA_HOME": str(home / "d"),
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "sceau", "serve", "--dir", str(cfg.dir), "--workers", "2",
-         "--log-level", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-    )  # fmt: skip
+    env = _client_env(tmp_path)
+    server = _serve_workers(cfg, env)
     try:
-        url = cfg.url
-        try:
-            wait_until_ok(f"{url}/healthz", [server])
-        except NotServing as e:
-            pytest.fail(f"{e}: {server.stderr.read().decode()[-2000:]}")
-        token = subprocess.run(
-            [sys.executable, "-m", "sceau", "dev-token", "--dir", str(cfg.dir), "--email",
-             "w@example.com"], capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
-        trust = str(cfg.trust_dir / "trust_config.json")
-        for i, version in enumerate(["1", "2", "1", "2"]):
-            f = tmp_path / f"f{i}.txt"
-            f.write_text(f"file {i}\n")
-            r = subprocess.run(
-                [
-                    SIGSTORE,
-                    "--trust-config",
-                    trust,
-                    "sign",
-                    "--rekor-version",
-                    version,
-                    "--identity-token",
-                    token,
-                    str(f),
-                ],
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=120,
-            )
-            assert r.returncode == 0, r.stderr
-            r = subprocess.run(
-                [
-                    SIGSTORE,
-                    "--trust-config",
-                    trust,
-                    "verify",
-                    "identity",
-                    str(f),
-                    "--cert-identity",
-                    "w@example.com",
-                    "--cert-oidc-issuer",
-                    f"{url}/oidc",
-                ],
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=120,
-            )
-            assert r.returncode == 0, r.stderr
-        logs = httpx.get(f"{url}/healthz").json()["logs"]
-        assert logs["rekor-v1"] == 3 and logs["rekor-v2"] == 3 and logs["ct"] >= 1
-        # Certificates issued by either worker: every CT entry has its chain, whichever
-        # worker answers (the chains live in PostgreSQL, not in one process's file).
-        for _ in range(4):
-            entries = httpx.get(
-                f"{url}/ct/v1/get-entries", params={"start": 0, "end": logs["ct"] - 1}
-            ).json()["entries"]
-            assert len(entries) == logs["ct"]
-            assert all(e["extra_data"] for e in entries)
+        _sign_and_verify_four_files(cfg, tmp_path, env)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        _stop(server)
 
 
-def test_workers_need_postgres(tmp_path, capsys):
+def test_workers_must_be_positive(tmp_path, capsys):
     cfg = init_instance(tmp_path / "i", url=f"http://127.0.0.1:{free_port()}")
-    assert main(["serve", "--dir", str(cfg.dir), "--workers", "2"]) == 1
-    assert "needs [storage] driver = postgres" in capsys.readouterr().err
+    assert main(["serve", "--dir", str(cfg.dir), "--workers", "0"]) == 1
+    assert "--workers must be at least 1" in capsys.readouterr().err

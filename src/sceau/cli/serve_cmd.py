@@ -24,8 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         default=1,
-        help="API processes (PostgreSQL storage only: they share the database and take "
-        "turns sequencing under its lock)",
+        help="API processes. SQLite: N processes serve HTTP and this one sequences the "
+        "logs for them; PostgreSQL: N full processes share the database and take turns "
+        "sequencing under its lock",
     )
     p.add_argument("--log-level", default="info")
 
@@ -70,7 +71,7 @@ sigstore attest --fulcio-url {url} --rekor-url {url} --tsa-server-url {url} \\
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from sceau.app import build_app, parse_only
+    from sceau.app import LOG_SERVICES, build_app, parse_only
     from sceau.config import CONFIG_NAME, InstanceConfig
     from sceau.services._http import tune_gc_for_serving
 
@@ -87,11 +88,15 @@ def run(args: argparse.Namespace) -> int:
     parts = urlsplit(cfg.url)
     host = args.host or parts.hostname or "127.0.0.1"
     port = args.port or parts.port or (443 if parts.scheme == "https" else 80)
-    if args.workers > 1:
+    if args.workers < 1:
         from sceau.errors import InputError
 
-        if str(cfg.get("storage", "driver", "sqlite")) not in ("postgres", "postgresql"):
-            raise InputError("--workers needs [storage] driver = postgres (SQLite has one writer)")
+        raise InputError(f"--workers must be at least 1, got {args.workers}")
+    postgres = str(cfg.get("storage", "driver", "sqlite")) in ("postgres", "postgresql")
+    if args.workers > 1 and not postgres and only & LOG_SERVICES:
+        print(instructions(cfg), flush=True)
+        return _serve_sequenced(cfg, only, dev_oidc, host, port, args)
+    if args.workers > 1:
         import os
 
         # Each worker process builds its own app (and engine) from these.
@@ -116,8 +121,34 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_sequenced(
+    cfg,  # type: ignore[no-untyped-def]
+    only: set[str],
+    dev_oidc: bool | None,
+    host: str,
+    port: int,
+    args: argparse.Namespace,
+) -> int:
+    """SQLite has one writer: ``args.workers`` processes serve HTTP (and do the parsing,
+    verification and signing), this process owns the log engine and sequences for them."""
+    from sceau.app import build_app, log_engine
+    from sceau.services.workers import run_sequenced, socket_path_in
+
+    return run_sequenced(
+        lambda remote: build_app(cfg, only=only, dev_oidc=dev_oidc, engine=remote),
+        lambda: log_engine(cfg, only),
+        host=host,
+        port=port,
+        workers=args.workers,
+        socket_path=socket_path_in(cfg.dir / "data"),
+        log_level=args.log_level,
+        access_log=True,
+    )
+
+
 def worker_app():  # type: ignore[no-untyped-def]
-    """App factory for ``--workers``: one full app per process, on shared PostgreSQL."""
+    """App factory for ``--workers`` on PostgreSQL (or with no log service): one full app
+    per process."""
     import os
 
     from sceau.app import build_app, parse_only

@@ -31,17 +31,20 @@ def _client_env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def _serve_workers(cfg, env: dict[str, str]) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "sceau", "serve", "--dir", str(cfg.dir), "--workers", "2",
-         "--log-level", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, start_new_session=True,
-    )  # fmt: skip
+def _serve_workers(cfg, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
+    """``sceau serve --workers 2``, its output in ``log`` (a file: a pipe nobody reads
+    could fill up and stall the server)."""
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "sceau", "serve", "--dir", str(cfg.dir), "--workers", "2",
+             "--log-level", "warning"],
+            stdout=subprocess.DEVNULL, stderr=out, env=env, start_new_session=True,
+        )  # fmt: skip
     try:
         wait_until_ok(f"{cfg.url}/healthz", [server])
     except NotServing as e:
         server.kill()
-        pytest.fail(f"{e}: {server.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+        pytest.fail(f"{e}: {log.read_text(errors='replace')[-2000:]}")
     return server
 
 
@@ -90,11 +93,11 @@ def _stop(server: subprocess.Popen[bytes]) -> int:
 def test_two_workers_on_sqlite_serve_real_clients(tmp_path):
     cfg = init_instance(tmp_path / "inst", url=f"http://127.0.0.1:{free_port()}")
     env = _client_env(tmp_path)
-    server = _serve_workers(cfg, env)
+    server = _serve_workers(cfg, env, tmp_path / "serve.log")
     try:
         _sign_and_verify_four_files(cfg, tmp_path, env)
     finally:
-        assert _stop(server) == 0
+        assert _stop(server) == 0, (tmp_path / "serve.log").read_text(errors="replace")
     assert not (cfg.dir / "data" / "sequencer.sock").exists()
     # What the workers logged is in the one SQLite file: a single process serves it back.
     assert main(["check", "--dir", str(cfg.dir)]) == 0
@@ -105,7 +108,8 @@ def test_sqlite_workers_stop_when_a_worker_dies(tmp_path):
     """A worker that dies takes the server down (non-zero), for a supervisor to restart,
     rather than leaving a server that quietly serves with fewer processes."""
     cfg = init_instance(tmp_path / "inst", url=f"http://127.0.0.1:{free_port()}")
-    server = _serve_workers(cfg, _client_env(tmp_path))
+    log = tmp_path / "serve.log"
+    server = _serve_workers(cfg, _client_env(tmp_path), log)
     try:
         children = subprocess.run(
             ["pgrep", "-P", str(server.pid)], capture_output=True, text=True, check=True
@@ -118,7 +122,7 @@ def test_sqlite_workers_stop_when_a_worker_dies(tmp_path):
     finally:
         if server.poll() is None:
             server.kill()
-    stderr = server.stderr.read().decode(errors="replace")  # type: ignore[union-attr]
+    stderr = log.read_text(errors="replace")
     assert server.wait() == 1, stderr[-3000:]
     assert f"HTTP worker {children[0]} exited" in stderr, stderr[-3000:]
 
@@ -137,7 +141,7 @@ def test_two_workers_on_postgres_serve_real_clients(tmp_path, pg_dsn):
     )
     (cfg.dir / "data" / "sceau.sqlite").rename(cfg.dir / "data" / "old.sqlite")  # not used
     env = _client_env(tmp_path)
-    server = _serve_workers(cfg, env)
+    server = _serve_workers(cfg, env, tmp_path / "serve.log")
     try:
         _sign_and_verify_four_files(cfg, tmp_path, env)
     finally:

@@ -131,6 +131,7 @@ def _engine(p: _Parts, create_storage: bool) -> None:
     p.engine = LogEngine(
         open_storage(p.cfg, create=create_storage),
         batch_interval=float(p.cfg.get("log", "batch_interval", 0.05)),
+        batch_idle=float(p.cfg.get("log", "batch_idle", 0.002)),
         batch_size=int(p.cfg.get("log", "batch_size", 2048)),
         max_pending=int(p.cfg.get("log", "max_pending", 50_000)),
     )

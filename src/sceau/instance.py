@@ -56,6 +56,7 @@ path = "data/sceau.sqlite"
 
 [log]
 batch_interval = 0.05                   # seconds between batches (latency vs. throughput)
+batch_idle = 0.002                      # ...but go once no entry came for this long (0: off)
 batch_size = 2048                       # entries per batch at most
 max_pending = 50000                     # queued entries before answering 503 + Retry-After
 

@@ -75,6 +75,54 @@ def test_duplicates_return_the_existing_index(make_engine):
     assert other.index == a.index + 1
 
 
+def test_a_quiet_log_answers_without_waiting_the_whole_interval(make_engine):
+    """One signer alone: its entry goes once nothing else arrived for ``batch_idle``, not
+    after ``batch_interval``; with ``batch_idle=0`` it waits the interval, as before."""
+
+    async def one_append(**kw) -> float:
+        engine = make_engine(batch_interval=0.6, **kw)
+        await engine.start()
+        lg = engine.log("main")
+        await lg.append(b"warm-up")
+        started = asyncio.get_running_loop().time()
+        await lg.append(b"alone")
+        elapsed = asyncio.get_running_loop().time() - started
+        await engine.close()
+        return elapsed
+
+    assert run(one_append(batch_idle=0.002)) < 0.3
+    assert run(one_append(batch_idle=0)) >= 0.55
+
+
+def test_a_steady_trickle_still_shares_one_batch(make_engine):
+    """Entries arriving closer together than ``batch_idle`` keep the batch open (up to
+    ``batch_interval``): one commit and one checkpoint for all of them."""
+
+    async def go():
+        engine = make_engine(batch_interval=2.0, batch_idle=0.1)
+        await engine.start()
+        lg = engine.log("main")
+        loop = asyncio.get_running_loop()
+        tasks = []
+        started = loop.time()
+        for i in range(30):
+            tasks.append(asyncio.ensure_future(lg.append(f"trickle {i}".encode())))
+            await asyncio.sleep(0.01)
+        results = await asyncio.gather(*tasks)
+        elapsed = loop.time() - started
+        await engine.close()
+        return results, elapsed
+
+    results, elapsed = run(go())
+    assert {r.checkpoint.size for r in results} == {30}
+    assert elapsed < 1.5  # went once the trickle stopped, not at the 2 s interval
+
+
+def test_negative_batch_timings_are_refused(make_sqlite_engine):
+    with pytest.raises(ValueError, match="must not be negative"):
+        make_sqlite_engine(batch_idle=-1)
+
+
 def test_pushback_when_too_much_is_pending(make_engine):
     async def go():
         engine = make_engine(batch_interval=0.2, max_pending=10)

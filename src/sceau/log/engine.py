@@ -1,7 +1,9 @@
 """The log engine: a batching sequencer over tiled Merkle trees, one or more logs at a time.
 
-Appends join a per-log pool. A sequencer task takes the pool every ``batch_interval``
-seconds (or as soon as ``batch_size`` entries wait), and in one writer thread:
+Appends join a per-log pool. A sequencer task takes the pool ``batch_interval`` seconds
+after its first entry arrived — sooner if ``batch_size`` entries wait, or if no entry has
+arrived for ``batch_idle`` (a quiet log answers in milliseconds) — and in one writer
+thread:
 
 1. drops entries whose leaf hash the log already holds (best-effort dedup),
 2. assigns contiguous indexes and integrates the leaves into tiles (pure, in memory),
@@ -293,12 +295,7 @@ class Log:
                 if self._closing:
                     return
                 continue
-            # The interval runs from the first pending entry's arrival, so a batch that waited
-            # while the previous one was committing goes out at once.
-            remaining = self._first_arrival + interval - loop.time()
-            if remaining > 0 and len(self._pool) < self.engine.batch_size and not self._closing:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._full.wait(), timeout=remaining)
+            await self._gather(loop, interval)
             self._full.clear()
             batch = self._take_batch()
             self._in_flight = len(batch)
@@ -336,6 +333,26 @@ class Log:
                 self._wake.clear()
                 if self._closing:
                     return
+
+    async def _gather(self, loop: asyncio.AbstractEventLoop, interval: float) -> None:
+        """Wait until the pool should go: ``batch_size`` entries, ``interval`` after the
+        first one arrived (so a batch that waited while the previous one was committing
+        goes at once), or — with ``batch_idle`` — once no entry has arrived for that long.
+
+        The last rule is for the quiet times: one signer alone (a CT entry, then a Rekor
+        entry) then waits milliseconds for each, not the whole interval. Under load entries
+        keep arriving and batches stay as large as before."""
+        idle = self.engine.batch_idle
+        while not self._closing and len(self._pool) < self.engine.batch_size:
+            remaining = self._first_arrival + interval - loop.time()
+            if remaining <= 0:
+                return
+            size = len(self._pool)
+            step = min(remaining, idle) if idle > 0 else remaining
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._full.wait(), timeout=step)
+            if idle > 0 and len(self._pool) == size:
+                return  # quiet for `idle`: nobody else is coming soon
 
     def _take_batch(self) -> list[_Pending]:
         size = self.engine.batch_size
@@ -634,13 +651,17 @@ class LogEngine:
         storage: Storage,
         *,
         batch_interval: float = 0.05,
+        batch_idle: float = 0.002,
         batch_size: int = 2048,
         max_pending: int = 50_000,
         reader_threads: int = 4,
         verify_entries: bool = False,
     ) -> None:
+        if batch_interval < 0 or batch_idle < 0:
+            raise ValueError("batch_interval and batch_idle must not be negative")
         self.storage = storage
         self.batch_interval = batch_interval
+        self.batch_idle = batch_idle  # 0: always wait the whole interval
         self.batch_size = batch_size
         self.max_pending = max_pending
         self.verify_entries = verify_entries  # start-up re-hashes every entry bundle

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import os
 import sqlite3
 import statistics
@@ -46,7 +47,13 @@ def rss_mb() -> float:
 
 
 async def engine_rate(
-    db: Path, entries: int, entry_size: int, writers: int, batch: int, report_at=()
+    db: Path,
+    entries: int,
+    entry_size: int,
+    writers: int,
+    batch: int,
+    report_at=(),
+    terms: int = 0,
 ) -> tuple[float, dict[int, float]]:
     engine = LogEngine(
         SQLiteStorage(db), batch_interval=0.02, batch_size=batch, max_pending=writers * 2
@@ -64,7 +71,8 @@ async def engine_rate(
         nonlocal done
         prefix = b"%08d" % w
         for i in range(per_writer):
-            await lg.append(prefix + i.to_bytes(8, "big") + pad[16:])
+            entry = prefix + i.to_bytes(8, "big") + pad[16:]
+            await lg.append(entry, keys=search_terms(entry, w, terms))
             done += 1
             if marks and done >= marks[0]:
                 memory[marks.pop(0)] = rss_mb()
@@ -79,6 +87,21 @@ async def engine_rate(
         (batches,) = conn.execute("SELECT count(*) FROM batches").fetchone()
     memory["mean_batch"] = per_writer * writers / max(batches, 1)
     return per_writer * writers / elapsed, memory
+
+
+def search_terms(entry: bytes, writer: int, count: int) -> list[str]:
+    """Index terms shaped like a Rekor entry's: the artifact hash is new each time, the
+    signer's key and identity repeat (one of 16 signers)."""
+    if count <= 0:
+        return []
+    signer = writer % 16
+    shapes = [
+        f"hash:sha256:{hashlib.sha256(entry).hexdigest()}",
+        f"key:{signer:064x}",
+        f"email:signer{signer}@example.test",
+        f"subject:signer{signer}@example.test",
+    ]
+    return [shapes[i % 4] + ("" if i < 4 else f"#{i}") for i in range(count)]
 
 
 def raw_sqlite_rate(db: Path, rows: int, row_size: int, batch: int, *, keyed: bool) -> float:
@@ -125,6 +148,9 @@ def main() -> None:
     ap.add_argument("--writers", type=int, help="concurrent writers (default: 2 x batch)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument(
+        "--terms", type=int, default=0, help="search terms per entry (a Rekor entry has ~4)"
+    )
     ap.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     writers = args.writers or 2 * args.batch
@@ -140,6 +166,7 @@ def main() -> None:
                     writers,
                     args.batch,
                     marks,
+                    args.terms,
                 )
             )
         mem["rate"] = rate
@@ -151,7 +178,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
             rate, stats = run(
                 engine_rate(
-                    Path(tmp) / "e.sqlite", args.entries, args.entry_size, writers, args.batch
+                    Path(tmp) / "e.sqlite",
+                    args.entries,
+                    args.entry_size,
+                    writers,
+                    args.batch,
+                    terms=args.terms,
                 )
             )
             # The comparison commits as many rows per transaction as the engine's batches had.
@@ -198,6 +230,8 @@ def main() -> None:
                 str(args.entry_size),
                 "--batch",
                 str(args.batch),
+                "--terms",
+                str(args.terms),
             ],
             capture_output=True,
             text=True,

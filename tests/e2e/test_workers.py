@@ -152,3 +152,17 @@ def test_workers_must_be_positive(tmp_path, capsys):
     cfg = init_instance(tmp_path / "i", url=f"http://127.0.0.1:{free_port()}")
     assert main(["serve", "--dir", str(cfg.dir), "--workers", "0"]) == 1
     assert "--workers must be at least 1" in capsys.readouterr().err
+
+
+def test_socket_path_falls_back_to_a_private_directory_when_too_long(tmp_path):
+    from sceau.services.workers import socket_path_in
+
+    short = socket_path_in(tmp_path)
+    assert short == tmp_path / "sequencer.sock"
+    deep = tmp_path / ("d" * 120)
+    fallback = socket_path_in(deep)
+    try:
+        assert fallback.parent != deep and len(os.fsencode(fallback)) < 100
+        assert fallback.parent.stat().st_mode & 0o777 == 0o700  # mkdtemp: owner only
+    finally:
+        fallback.parent.rmdir()

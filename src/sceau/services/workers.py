@@ -43,6 +43,7 @@ log = logging.getLogger("sceau.workers")
 FRAME = struct.Struct(">I")
 MAX_FRAME = 256 * 1024 * 1024
 COALESCE_SECONDS = 0.001
+_TEMP_PREFIX = "sceau-sequencer-"  # a directory socket_path_in made, removed at the end
 
 
 def _b(data: bytes) -> str:
@@ -374,7 +375,7 @@ def socket_path_in(directory: Path) -> Path:
         return path
     import tempfile
 
-    return Path(tempfile.mkdtemp(prefix="sceau-")) / "sequencer.sock"
+    return Path(tempfile.mkdtemp(prefix=_TEMP_PREFIX)) / "sequencer.sock"
 
 
 def run_sequenced(
@@ -469,6 +470,9 @@ async def _sequence(
         await engine.close()
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+        if path.parent.name.startswith(_TEMP_PREFIX):
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()
     return 1 if dead else 0
 
 

@@ -83,9 +83,9 @@ def v1_entry(
     )
 
 
-def v1_entries(entries: list[tuple[str, str]]) -> str:
-    """Each ``(entryID, entry JSON)`` as a one-key object: ``{"<entryID>": {...}}``."""
-    return ",".join(f'{{"{entry_id}":{value}}}' for entry_id, value in entries)
+def v1_keyed(entry_id: str, value: str) -> str:
+    """An entry as Rekor v1 answers it: ``{"<entryID>": {...}}``."""
+    return f'{{"{entry_id}":{value}}}'
 
 
 def kind_version(body: bytes) -> tuple[str, str]:

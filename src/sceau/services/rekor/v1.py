@@ -19,7 +19,7 @@ from sceau import merkle
 from sceau.errors import Conflict, InputError, NotFound
 from sceau.services._http import parse_json_object, read_body, read_json
 from sceau.services.rekor.logs import V1Identity
-from sceau.services.rekor.responses import json_response, v1_entries, v1_entry
+from sceau.services.rekor.responses import json_response, v1_entry, v1_keyed
 from sceau.services.rekor.search import KeyFetcher, parse_query
 from sceau.services.rekor.types import Limits, from_v1_request
 
@@ -85,7 +85,7 @@ class V1Api:
             self.ident, r.index, entry.body, r.timestamp_ms // 1000, r.proof, r.checkpoint
         )
         return json_response(
-            v1_entries([(entry_id, value)]),
+            v1_keyed(entry_id, value),
             status_code=201,
             headers={"ETag": entry_id, "Location": f"{base}/{entry_id}"},
         )
@@ -114,10 +114,10 @@ class V1Api:
         index = await self._index_of(request.path_params["entry_id"], "entryUUID")
         if index is None:
             raise NotFound("no entry with this UUID in the log")
-        return json_response(v1_entries([await self._entry(index)]))
+        return json_response(v1_keyed(*await self._entry(index)))
 
     async def get_by_index(self, request: Request) -> Response:
-        return json_response(v1_entries([await self._entry(_int_param(request, "logIndex"))]))
+        return json_response(v1_keyed(*await self._entry(_int_param(request, "logIndex"))))
 
     async def retrieve(self, request: Request) -> Response:
         query = await read_json(request, self.limits.v1_body)
@@ -139,7 +139,7 @@ class V1Api:
         for index in dict.fromkeys(indexes):
             if index < checkpoint.size:
                 out.append(await self._entry(index, checkpoint))
-        return json_response(f"[{v1_entries(out)}]")
+        return json_response("[" + ",".join(v1_keyed(*e) for e in out) + "]")
 
     async def _resolve(self, field: str, i: int, item: object) -> int | None:
         where = f"{field}[{i}]"

@@ -128,13 +128,28 @@ class _Parts:
 def _engine(p: _Parts, create_storage: bool) -> None:
     from sceau.log import LogEngine
 
-    p.engine = LogEngine(
-        open_storage(p.cfg, create=create_storage),
-        batch_interval=float(p.cfg.get("log", "batch_interval", 0.05)),
-        batch_idle=float(p.cfg.get("log", "batch_idle", 0.002)),
-        batch_size=int(p.cfg.get("log", "batch_size", 2048)),
-        max_pending=int(p.cfg.get("log", "max_pending", 50_000)),
-    )
+    settings = {  # checked before storage is opened (and, for SQLite, locked)
+        "batch_interval": _log_setting(p.cfg, "batch_interval", 0.05, float),
+        "batch_idle": _log_setting(p.cfg, "batch_idle", 0.002, float),
+        "batch_size": _log_setting(p.cfg, "batch_size", 2048, int, minimum=1),
+        "max_pending": _log_setting(p.cfg, "max_pending", 50_000, int, minimum=1),
+    }
+    p.engine = LogEngine(open_storage(p.cfg, create=create_storage), **settings)
+
+
+def _log_setting(
+    cfg: InstanceConfig, key: str, default: Any, kind: type, *, minimum: float = 0
+) -> Any:
+    """``[log] key`` as ``kind``; a value that is not a number or below ``minimum`` is the
+    operator's mistake, and is named as such."""
+    raw = cfg.get("log", key, default)
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError):
+        raise InputError(f"[log] {key} must be a number, got {raw!r}") from None
+    if isinstance(raw, bool) or value < minimum:
+        raise InputError(f"[log] {key} must be at least {minimum:g}, got {raw!r}")
+    return value
 
 
 def _rekor(p: _Parts) -> None:

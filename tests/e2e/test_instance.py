@@ -89,6 +89,22 @@ def test_unknown_service_is_a_clear_error():
         parse_only("ca,bogus")
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("batch_idle", -1, "batch_idle must be at least 0"),
+        ("batch_interval", "soon", "batch_interval must be a number"),
+        ("batch_size", 0, "batch_size must be at least 1"),
+        ("max_pending", True, "max_pending must be at least 1"),
+    ],
+)
+def test_bad_log_settings_are_named(instance, key, value, message):
+    cfg, _ = instance
+    bad = InstanceConfig(cfg.dir, {**cfg.raw, "log": {**cfg.raw.get("log", {}), key: value}})
+    with pytest.raises(InputError, match=rf"\[log\] {message}"):
+        build_app(bad, only={"rekor"})
+
+
 def test_serve_refuses_an_instance_whose_log_database_vanished(instance, tmp_path):
     cfg, _ = instance
     moved = InstanceConfig(cfg.dir, {**cfg.raw, "storage": {"path": str(tmp_path / "gone.db")}})

@@ -73,7 +73,8 @@ def genesis_entry(origin: str, api_version: str) -> bytes:
 def set_payload(body_b64: str, integrated_time: int, log_id_hex: str, log_index: int) -> bytes:
     """The JCS bytes a SET signs. Written out, not run through :func:`jcs`: base64, hex
     and integers need no escaping and the keys are already in order, so this is exactly
-    ``jcs({"body", "integratedTime", "logID", "logIndex"})`` (``tests/rekor`` checks it)."""
+    ``jcs({"body", "integratedTime", "logID", "logIndex"})``
+    (``tests/rekor/test_rendering.py`` checks it)."""
     if not _plain_ascii(body_b64) or not _HEX.fullmatch(log_id_hex):
         raise InternalError("SET payload: body must be base64 and logID hex")
     return (

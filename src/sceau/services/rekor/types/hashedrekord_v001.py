@@ -28,7 +28,7 @@ _HEX = re.compile(r"[0-9a-fA-F]+")
 def canonical_body(algorithm: str, value: str, sig_b64: str, pem_b64: str) -> bytes:
     """The RFC 8785 leaf, written out: every value is an enum, hex or base64 string, and
     the keys are in JCS order, so this equals :func:`jcs` of the same object
-    (``tests/rekor/test_types.py`` checks it) at a tenth of the cost."""
+    (``tests/rekor/test_rendering.py`` checks it) at a tenth of the cost."""
     return (
         f'{{"apiVersion":"{VERSION}","kind":"{KIND}","spec":{{"data":{{"hash":'
         f'{{"algorithm":"{algorithm}","value":"{value}"}}}},"signature":'

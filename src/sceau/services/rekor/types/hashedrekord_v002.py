@@ -35,7 +35,7 @@ def canonical_body(
 ) -> bytes:
     """The RFC 8785 leaf, written out: every value is an enum name or base64, and the keys
     are in JCS order, so this equals :func:`jcs` of the same object
-    (``tests/rekor/test_types.py`` checks it) at a tenth of the cost."""
+    (``tests/rekor/test_rendering.py`` checks it) at a tenth of the cost."""
     member = "x509Certificate" if "x509Certificate" in verifier.canonical else "publicKey"
     raw_b64 = verifier.canonical[member]["rawBytes"]
     return (

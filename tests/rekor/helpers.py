@@ -23,14 +23,17 @@ _CA_NAME = x509.Name(
         x509.NameAttribute(NameOID.COMMON_NAME, "sceau test CA"),
     ]
 )
+# The CA is made on the day the tests run, like the leaves it signs (certificate_with), so
+# nothing here depends on the calendar.
+_CA_START = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
 CA_CERT = (
     x509.CertificateBuilder()
     .subject_name(_CA_NAME)
     .issuer_name(_CA_NAME)
     .public_key(_CA_KEY.public_key())
     .serial_number(x509.random_serial_number())
-    .not_valid_before(dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
-    .not_valid_after(dt.datetime(2040, 1, 1, tzinfo=dt.UTC))
+    .not_valid_before(_CA_START)
+    .not_valid_after(_CA_START + dt.timedelta(days=30))
     .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
     .sign(_CA_KEY, hashes.SHA384())
 )

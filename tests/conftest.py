@@ -9,11 +9,11 @@ import pytest
 from tests.pg import pg_dsn  # noqa: F401  (session fixture: one throwaway cluster for all)
 
 ROOT = Path(__file__).resolve().parents[1]
-VECTORS = ROOT.parent / "shared" / "vectors"
+VECTORS = ROOT / "tests" / "vectors"
 
 
 @pytest.fixture(scope="session")
 def vectors() -> Path:
     if not VECTORS.is_dir():
-        pytest.fail(f"test vectors not found at {VECTORS} (shared/ must sit beside the checkout)")
+        pytest.fail(f"test vectors not found at {VECTORS}")
     return VECTORS

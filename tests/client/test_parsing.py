@@ -8,6 +8,7 @@ import copy
 import json
 import logging
 from collections.abc import Callable
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -195,3 +196,18 @@ def test_trust_config_and_bad_roots(tmp_path: Path) -> None:
         )
     with pytest.raises(TrustRootError, match="cannot read trusted root"):
         load_trusted_root(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "production/root.json",
+        "production/trusted_root.json",
+        "staging/root.json",
+        "staging/trusted_root.json",
+    ],
+)
+def test_shipped_public_good_trust_equals_the_vector(name: str) -> None:
+    """The package ships the public instances' trust anchors; they are the vectors' bytes."""
+    shipped = files("sceau.data").joinpath(f"public-good/{name}").read_bytes()
+    assert shipped == (VECTORS / "public-good" / name).read_bytes()

@@ -1,6 +1,6 @@
 """An instance directory: creating it (``sceau init``) and loading its material.
 
-Layout (DESIGN.md §3a)::
+Layout (docs/architecture.md, "Command line and instance directory")::
 
     sceau.toml                  configuration (docs/configuration.md)
     keys/                       private keys, 0600 (dir 0700): ca-root, ca-intermediate, ct,

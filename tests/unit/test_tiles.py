@@ -1,4 +1,4 @@
-"""sceau.merkle.tiles: C2SP tlog-tiles paths, widths and node locations (PROTOCOLS §7.5)."""
+"""sceau.merkle.tiles: C2SP tlog-tiles paths, widths and node locations (docs/protocols.md §7.5)."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def test_parse_strictness(path):
 
 
 def test_tiles_for_size_70000_matches_protocols_example():
-    """PROTOCOLS §7.5: 273 full L0 + L0 partial w112, 1 full L1 + L1 partial w17, L2 w1."""
+    """docs/protocols.md §7.5: 273 full L0 + L0 partial w112, 1 full L1 + L1 partial w17, L2 w1."""
     assert tiles.tiles_for_size(70000) == [Tile(0, 273, 112), Tile(1, 1, 17), Tile(2, 0, 1)]
     full_l0 = [n for n in range(300) if tiles.tile_width_at(0, n, 70000) == 256]
     full_l1 = [n for n in range(5) if tiles.tile_width_at(1, n, 70000) == 256]

@@ -1,4 +1,4 @@
-"""``sceau conformance …``: the Sigstore conformance client protocol (PROTOCOLS.md §8.1).
+"""``sceau conformance …``: the Sigstore conformance client protocol (docs/protocols.md §8.1).
 
     sceau conformance verify-bundle [--staging] --bundle FILE
         (--certificate-identity ID --certificate-oidc-issuer URL | --key KEY.pub)

@@ -11,7 +11,8 @@ import importlib
 import os
 import sys
 
-# name -> (module, one-line help). The names are the CLI contract (DESIGN.md §3a).
+# name -> (module, one-line help). The names are the CLI contract (docs/architecture.md,
+# "Command line and instance directory").
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("sceau.cli.init_cmd", "create an instance: keys, certificates, trust files, TUF repo"),
     "serve": ("sceau.cli.serve_cmd", "run the instance's services over HTTP"),

@@ -185,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def conformance_sign_bundle(args: argparse.Namespace) -> int:
-    """``sceau conformance sign-bundle`` (PROTOCOLS.md §8.1): files given win; whatever is
+    """``sceau conformance sign-bundle`` (docs/protocols.md §8.1): files given win; whatever is
     missing comes from the public-good (or ``--staging``) TUF repository."""
     from pathlib import Path
 

@@ -1,6 +1,6 @@
 """The HTTP half of signing: CA (Fulcio v2), TSA (RFC 3161) and Rekor v1/v2 writes.
 
-Each call sends what sigstore-python sends (PROTOCOLS.md §1.1, §1.3–1.5), checks the
+Each call sends what sigstore-python sends (docs/protocols.md §1.1, §1.3–1.5), checks the
 answer's shape strictly and turns every failure — unreachable, timed out, refused, nonsense
 — into one :class:`SigningServiceError` line naming the service. Responses become the
 protobuf-JSON pieces of a bundle (int64 as strings, bytes as base64).

@@ -1,6 +1,6 @@
 """Sigstore bundles (v0.1–v0.3) parsed strictly into plain, immutable values.
 
-Parsing is PROTOCOLS.md §6 step 0: the JSON shape (rules of ``sigstore-models``), the media
+Parsing is docs/protocols.md §6 step 0: the JSON shape (rules of ``sigstore-models``), the media
 type, and the client invariants sigstore-python enforces before any cryptography: one
 signing certificate (or a managed-key hint), exactly one log entry carrying an inclusion
 proof with a checkpoint, a promise in v0.1, a promise or a signed timestamp in v0.2+.

@@ -1,4 +1,4 @@
-"""Log entry ↔ bundle consistency (PROTOCOLS.md §6 step 8; CVE-2022-36056).
+"""Log entry ↔ bundle consistency (docs/protocols.md §6 step 8; CVE-2022-36056).
 
 The log vouches for ``canonicalizedBody`` only; the verifier checked the bundle's own
 signature. Here we rebuild what the body must say from the verified materials — the signing

@@ -1,6 +1,6 @@
 """Keyless signing: artifact (or in-toto statement) + identity token → bundle v0.3.
 
-The flow of sigstore-python's ``sign.py`` (PROTOCOLS.md §6, end):
+The flow of sigstore-python's ``sign.py`` (docs/protocols.md §6, end):
 
 1. an ephemeral P-256 key; a CSR with an empty subject (or a proof of possession) goes to
    the CA with the token as ``Authorization: Bearer``;

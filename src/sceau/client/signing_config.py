@@ -1,4 +1,4 @@
-"""SigningConfig v0.2: which CA, OIDC issuer, logs and TSAs a signer uses (PROTOCOLS.md §5.2).
+"""SigningConfig v0.2: which CA, OIDC issuer, logs and TSAs a signer uses (docs/protocols.md §5.2).
 
 Parsed strictly (the ``sigstore-models`` rules, as for bundles and trusted roots), then
 narrowed the way sigstore-python narrows it so both clients pick the same services:

@@ -1,4 +1,4 @@
-"""RFC 3161 signed timestamps as a source of verified time (PROTOCOLS.md §6 step 1).
+"""RFC 3161 signed timestamps as a source of verified time (docs/protocols.md §6 step 1).
 
 Each token must be granted, signed by a TSA chain in the trusted root (checked by
 ``rfc3161-client`` at the token's genTime), carry an embedded signer certificate equal to

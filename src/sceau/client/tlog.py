@@ -1,4 +1,4 @@
-"""Transparency log entry verification (PROTOCOLS.md §6 step 5): inclusion proof, signed
+"""Transparency log entry verification (docs/protocols.md §6 step 5): inclusion proof, signed
 checkpoint, optional witness cosignatures, and the Rekor v1 inclusion promise (SET).
 
 Pure functions of the entry and the trusted root; no network (an entry without an

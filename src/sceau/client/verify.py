@@ -1,8 +1,8 @@
 """The Sigstore bundle verifier: bundle + trusted root + policy → result, offline.
 
-A pure function of its inputs (no I/O, STYLE.md §5). Steps follow PROTOCOLS.md §6, as
-sigstore-python and sigstore-js implement them; every MUST is a check below, and each
-failure raises a :class:`~sceau.client.errors` class naming the step.
+A pure function of its inputs (no I/O: fetching is the caller's job). Steps follow
+docs/protocols.md §6, as sigstore-python and sigstore-js implement them; every MUST is a
+check below, and each failure raises a :class:`~sceau.client.errors` class naming the step.
 
     verifier = Verifier(TrustedRoot.production())
     result = verifier.verify_artifact(bundle_bytes, Path("a.txt"),

@@ -1,6 +1,6 @@
 """Note signers and verifiers for the log's own key: key IDs by key type, log IDs.
 
-Key IDs (signed-note §Signature types, PROTOCOLS §3.6):
+Key IDs (signed-note §Signature types, docs/protocols.md §3.6):
 
 - Ed25519 (type 0x01): ``SHA-256(name ‖ "\\n" ‖ 0x01 ‖ 32-byte key)[:4]``.
 - ECDSA (type 0x02, the transparency-dev/witness convention Rekor uses):

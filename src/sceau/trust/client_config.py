@@ -1,7 +1,7 @@
 """Build ``trust_config.json`` (a ClientTrustConfig) and write the instance's trust files.
 
 A ClientTrustConfig bundles a trusted root and a signing config; ``sigstore --trust-config
-FILE`` reads it as is (PROTOCOLS.md §5.3), no TUF needed.
+FILE`` reads it as is (docs/protocols.md §5.3), no TUF needed.
 """
 
 from __future__ import annotations

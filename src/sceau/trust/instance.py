@@ -1,7 +1,8 @@
 """One call for ``sceau init`` (and later rotations): write the trust files and publish them.
 
-Instance layout (DESIGN.md §3a): ``<dir>/trust/`` holds the three trust files,
-``<dir>/tuf/`` the TUF repository, ``<dir>/keys/tuf-*.pem`` its role keys.
+Instance layout (docs/architecture.md, "Command line and instance directory"): ``<dir>/trust/``
+holds the three trust files, ``<dir>/tuf/`` the TUF repository, ``<dir>/keys/tuf-*.pem`` its
+role keys.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Build ``signing_config.v0.2.json``: which services a signer should call.
 
 sigstore-python 4.x keeps, per operator, the service with the highest supported API
-version whose ``validFor`` contains now, then applies the selector (PROTOCOLS.md §5.2).
+version whose ``validFor`` contains now, then applies the selector (docs/protocols.md §5.2).
 So with Rekor v1 and v2 under one operator, clients write to v2 by default and
 ``--rekor-version 1`` picks v1. sigstore-js supports only the ``ANY`` selector.
 """

@@ -2,7 +2,7 @@
 
 The output is the protobuf-JSON of ``dev.sigstore.trustroot.v1.TrustedRoot`` with media
 type ``…trustedroot+json;version=0.1`` — the only one sigstore-python 4.x accepts
-(PROTOCOLS.md §0.2, §5.1). Certificate chains go leaf→root and include the root (js
+(docs/protocols.md §0.2, §5.1). Certificate chains go leaf→root and include the root (js
 needs it); log IDs are given by the caller because their rule depends on the log type
 (SHA-256 of the SPKI for CT and Rekor v1, ``sceau.note.log_id`` for Ed25519 Rekor v2).
 """

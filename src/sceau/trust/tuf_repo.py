@@ -1,6 +1,6 @@
 """The instance's TUF repository: how clients fetch ``trusted_root.json`` securely.
 
-Layout (consistent snapshots on, as in the public Sigstore repository, PROTOCOLS.md §5.4)::
+Layout (consistent snapshots on, as in the public Sigstore repository, docs/protocols.md §5.4)::
 
     <repo>/1.root.json, 2.root.json, …   every root version, kept forever (clients walk them)
     <repo>/root.json                     copy of the newest root (for bootstrapping clients)

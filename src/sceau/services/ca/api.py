@@ -1,6 +1,6 @@
 """Fulcio v2 HTTP API (gRPC-gateway JSON): signingCert, trustBundle, configuration.
 
-``fulcio: pkg/server/grpc_server.go CreateSigningCertificate`` and PROTOCOLS.md §1.1.
+``fulcio: pkg/server/grpc_server.go CreateSigningCertificate`` and docs/protocols.md §1.1.
 Order of checks: bounded body (413) → JSON shape (400) → token (401) → key and proof of
 possession (400) → issuance. Both client styles are accepted: sigstore-python's CSR with
 ``Authorization: Bearer``, and sigstore-js's ``publicKeyRequest`` + ``proofOfPossession``

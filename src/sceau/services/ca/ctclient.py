@@ -1,6 +1,6 @@
 """How the CA reaches a CT log: one small interface, an HTTP client and an in-process shortcut.
 
-The CA and the CT log may run on different hosts (DESIGN §2), so the CA only ever sees
+The CA and the CT log may run on different hosts (docs/architecture.md), so the CA only ever sees
 :class:`CTClient`. :class:`HTTPCTClient` speaks RFC 6962 ``add-pre-chain`` over HTTP
 (what Fulcio does against its CT log); :class:`InProcessCTClient` calls a log object
 living in the same process (``sceau serve`` with both services) and skips the HTTP hop.

@@ -1,6 +1,6 @@
 """The issuing pipeline: precertificate → CT log → final certificate with the embedded SCT.
 
-``fulcio: pkg/server/grpc_server.go`` (the EmbeddedSCTCA branch) and PROTOCOLS.md §2.2.
+``fulcio: pkg/server/grpc_server.go`` (the EmbeddedSCTCA branch) and docs/protocols.md §2.2.
 The caller has already authenticated the principal and checked possession of the key.
 """
 

@@ -1,7 +1,7 @@
 """The Fulcio leaf profile: precertificate, then the final certificate with its SCT.
 
 ``fulcio: pkg/ca/common.go MakeX509`` + ``pkg/ca/baseca/baseca.go`` + ``pkg/certificate/
-extensions.go``, and PROTOCOLS.md §2.1–2.3. Pure: no I/O, no clock unless none is given.
+extensions.go``, and docs/protocols.md §2.1–2.3. Pure: no I/O, no clock unless none is given.
 
 The precertificate and the final certificate share one TBS except for the last extension
 (the critical CT poison in the precert, the SCT list in the final cert), so the CT log's

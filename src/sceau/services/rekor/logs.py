@@ -6,12 +6,12 @@
   Signed Entry Timestamp made with the same key.
 - **Rekor v2 log**: Ed25519 checkpoint key; origin = key name = ``host[:port]`` of the
   instance URL (sigstore-js requires the trusted root's ``baseUrl`` to contain the
-  signature's key name); log ID = the full C2SP key ID (PROTOCOLS.md §3.6).
+  signature's key name); log ID = the full C2SP key ID (docs/protocols.md §3.6).
 
 Both logs start with a **genesis entry** at index 0, written by the engine when it creates
 the log. sigstore-js serialises bundles as protobuf JSON without zero values, so an entry
 at index 0 would reach sigstore-python without ``logIndex``/``inclusionProof.logIndex``
-and be refused (PROTOCOLS.md §8). The genesis leaf takes index 0 so that real entries
+and be refused (docs/protocols.md §8). The genesis leaf takes index 0 so that real entries
 start at 1. It is canonical JSON in the shape of a Rekor entry with a kind no client
 accepts (``sceau-genesis``), so it can never be mistaken for a signature, and it names the
 log's origin so that two logs never share a first leaf.
@@ -110,7 +110,7 @@ class V1Identity:
 
     def signed_entry_timestamp(self, body_b64: str, integrated_time: int, log_index: int) -> bytes:
         """SET: the log key's signature over the JCS of body, time, log ID and index
-        (``rekor: pkg/api/entries.go signEntry``; PROTOCOLS.md §3.5)."""
+        (``rekor: pkg/api/entries.go signEntry``; docs/protocols.md §3.5)."""
         return self.signer.sign(set_payload(body_b64, integrated_time, self.log_id_hex, log_index))
 
 

@@ -48,7 +48,7 @@ SCHEMAS: dict[str, Any] = {
             "apiVersion": {"type": "string", "enum": ["0.0.1", "0.0.2"]},
             "spec": {"type": "object"},
         },
-        "description": "hashedrekord 0.0.1, dsse 0.0.1 or intoto 0.0.2 (PROTOCOLS.md §3)",
+        "description": "hashedrekord 0.0.1, dsse 0.0.1 or intoto 0.0.2 (docs/protocols.md §3)",
     },
     "InclusionProofV1": {
         "type": "object",

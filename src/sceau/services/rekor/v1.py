@@ -1,6 +1,6 @@
 """Rekor v1 HTTP API (``rekor: openapi.yaml``, ``pkg/api/entries.go``, ``pkg/api/tlog.go``).
 
-Paths, status codes and JSON shapes follow PROTOCOLS.md §1.3. One shard: the tree-local
+Paths, status codes and JSON shapes follow docs/protocols.md §1.3. One shard: the tree-local
 index equals the global one and ``inactiveShards`` is empty.
 """
 

@@ -1,6 +1,6 @@
 """Rekor v2 HTTP API (rekor-tiles) plus the search the upstream dropped.
 
-Upstream paths (PROTOCOLS.md §1.4): ``POST /api/v2/log/entries`` and the static C2SP
+Upstream paths (docs/protocols.md §1.4): ``POST /api/v2/log/entries`` and the static C2SP
 read path ``GET /api/v2/checkpoint`` / ``GET /api/v2/tile/…``.
 
 sceau extensions, documented in ``docs/rekor.md``: ``POST /api/v2/index/retrieve`` (the v1

@@ -1,4 +1,4 @@
-"""HTTP API of the TSA, as sigstore's timestamp-authority serves it (PROTOCOLS.md §1.5).
+"""HTTP API of the TSA, as sigstore's timestamp-authority serves it (docs/protocols.md §1.5).
 
 ``POST /api/v1/timestamp`` takes a DER ``application/timestamp-query`` (sigstore-python)
 or sigstore's JSON request (``application/json``, sigstore-js) and answers 200 with a

@@ -1,6 +1,6 @@
 """The TSA certificate chain: a self-signed P-384 root and a timestamping leaf.
 
-The leaf profile is what every verifier we must satisfy checks (PROTOCOLS.md §2.5):
+The leaf profile is what every verifier we must satisfy checks (docs/protocols.md §2.5):
 rfc3161-client hands the chain to OpenSSL with purpose ``TIMESTAMP_SIGN``, which wants
 the ExtendedKeyUsage **critical and holding only timeStamping** (RFC 3161 §2.3), and a
 KeyUsage (if present) limited to digitalSignature; sigstore-js only verifies ECDSA TSA

@@ -1,7 +1,7 @@
 """RFC 3161 responder: TimeStampReq (DER or sigstore's JSON form) in, TimeStampResp out.
 
 Every ASN.1 structure is parsed and built with asn1crypto; nothing is hand-encoded.
-The token has the shape of the real Sigstore TSA's (PROTOCOLS.md §1.5) because each
+The token has the shape of the real Sigstore TSA's (docs/protocols.md §1.5) because each
 client reads it differently:
 
 - rfc3161-client (sigstore-python) parses it with a strict DER reader, so every SET OF

@@ -6,7 +6,7 @@ Request (``rekor-tiles: api/proto/rekor/v2/hashedrekord.proto``)::
       "verifier": {"x509Certificate": {"rawBytes": "<b64 DER>"},   # or "publicKey"
                    "keyDetails": "PKIX_ECDSA_P256_SHA_256"}}}
 
-Canonical leaf (PROTOCOLS.md §3.3, checked against real bundles)::
+Canonical leaf (docs/protocols.md §3.3, checked against real bundles)::
 
     {"apiVersion":"0.0.2","kind":"hashedrekord","spec":{"hashedRekordV002":{
       "data":{"algorithm":"SHA2_256","digest":"<b64>"},

@@ -3,8 +3,12 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make serve PORT=9000` or `make serve URL=https://sigstore.example.com PORT=8080` (behind a
+# proxy): URL is what clients are told, PORT what this machine listens on (127.0.0.1 only).
+PORT ?= 8080
+URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: serve test lint venv clean
+.PHONY: serve test test-deps lint venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,9 +19,13 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 serve: $(STAMP)
-	$(BIN)/sceau serve --dir ./.sceau --init --dev-oidc
+	$(BIN)/sceau serve --dir ./.sceau --init --dev-oidc --url $(URL) --host 127.0.0.1 --port $(PORT)
 
-test: $(STAMP)
+# Debian and npm packages the tests drive (a no-op once they are there).
+test-deps:
+	tools/install-test-deps
+
+test: $(STAMP) test-deps
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -q
 

@@ -3,8 +3,8 @@
 The clone is the repository's tracked files (``git ls-files``) copied to a temporary directory.
 To stay fast it reuses the test run's virtualenv (``.venv`` is a symlink to it and ``make -o``
 keeps make from reinstalling into it); everything else — instance creation, serving, the
-printed instructions — happens in the clone. ``make serve`` listens on its fixed
-http://127.0.0.1:8080.
+printed instructions — happens in the clone. ``make serve PORT=N`` listens on a free port
+the test picks, so a busy 8080 on the machine cannot fail the suite.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,17 +24,18 @@ import httpx
 import pytest
 
 from tests.instance import client_env
+from tests.serving import free_port
 
 pytestmark = [pytest.mark.interop, pytest.mark.server, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-MAKE_URL = "http://127.0.0.1:8080"
 STAMP = ".venv/.installed"  # the Makefile's $(STAMP) with VENV=.venv
 
 
 @dataclass
 class MakeServe:
     clone: Path
+    url: str
     env: dict[str, str]
     output: list[str]
 
@@ -54,24 +54,19 @@ def _copy_tracked_files(dest: Path) -> None:
             shutil.copy2(src, dest / name)
 
 
-def _port_in_use(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.fixture(scope="module")
 def make_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeServe]:
     if shutil.which("make") is None:
         pytest.fail("make is not installed")
-    if _port_in_use(8080):
-        pytest.fail("127.0.0.1:8080 is in use; `make serve` always listens there")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
     clone = tmp_path_factory.mktemp("clone")
     _copy_tracked_files(clone)
     (clone / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
     # The newcomer's shell after activating the venv: sceau and sigstore on PATH.
     env = client_env(tmp_path_factory.mktemp("make-home"), extra_path=clone / ".venv" / "bin")
     proc = subprocess.Popen(
-        ["make", "-o", STAMP, "serve"], cwd=clone, env=env, stdout=subprocess.PIPE,
+        ["make", "-o", STAMP, "serve", f"PORT={port}"], cwd=clone, env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     output: list[str] = []
@@ -88,8 +83,8 @@ def make_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeServe]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"make serve did not come up (exit {proc.poll()}):\n{''.join(output)}")
             time.sleep(0.1)
-        assert httpx.get(f"{MAKE_URL}/healthz", timeout=5).status_code == 200
-        yield MakeServe(clone, env, output)
+        assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+        yield MakeServe(clone, url, env, output)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)  # make and the sceau it started
@@ -142,7 +137,8 @@ def _base_commands(serve: MakeServe) -> list[str]:
 def test_make_serve_prints_working_trust_config_commands(
     make_serve: MakeServe, tmp_path: Path
 ) -> None:
-    assert f"sceau is serving {MAKE_URL}" in make_serve.text()
+    assert f"sceau is serving {make_serve.url}" in make_serve.text()
+    assert "warning" not in make_serve.text()
     assert (make_serve.clone / ".sceau" / "sceau.toml").is_file()
     result = _run_as_printed(make_serve, _base_commands(make_serve), tmp_path)
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"

@@ -19,7 +19,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--dev-oidc", action="store_true", help="serve the development OIDC issuer")
     p.add_argument("--init", action="store_true", help="create the instance first if missing")
-    p.add_argument("--url", default="http://127.0.0.1:8080", help="with --init: the instance URL")
+    p.add_argument(
+        "--url",
+        default=None,
+        help="with --init: the URL of a new instance (default http://127.0.0.1:8080); an "
+        "existing instance keeps its own, with a warning if it differs",
+    )
     p.add_argument(
         "--workers",
         type=int,
@@ -29,6 +34,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "sequencing under its lock",
     )
     p.add_argument("--log-level", default="info")
+
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def url_warnings(instance_url: str, asked_url: str | None, port: int, directory: str) -> list[str]:
+    """Say so when what the operator asked for is not what clients will be told: certificates,
+    trust files and printed commands all carry the URL the instance was made with."""
+    warnings = []
+    if asked_url is not None and asked_url.rstrip("/") != instance_url.rstrip("/"):
+        warnings.append(
+            f"the instance in {directory} was made for {instance_url}; --url {asked_url} is "
+            "ignored (use another --dir for a new instance)"
+        )
+    parts = urlsplit(instance_url)
+    url_port = parts.port or (443 if parts.scheme == "https" else 80)
+    if port != url_port and parts.hostname in ("127.0.0.1", "localhost", "::1"):
+        warnings.append(
+            f"listening on port {port} but the instance URL {instance_url} names port "
+            f"{url_port}: clients on this machine will not reach it (no proxy can sit between "
+            "them on a loopback URL)"
+        )
+    return warnings
 
 
 def instructions(cfg) -> str:  # type: ignore[no-untyped-def]
@@ -81,13 +109,15 @@ def run(args: argparse.Namespace) -> int:
     if args.init and not (Path(args.dir) / CONFIG_NAME).exists():
         from sceau.instance import init_instance
 
-        init_instance(args.dir, url=args.url, dev_oidc=True)
+        init_instance(args.dir, url=args.url or DEFAULT_URL, dev_oidc=True)
         print(f"initialised a new instance in {args.dir}", file=sys.stderr)
     cfg = InstanceConfig.load(args.dir)
     dev_oidc = True if args.dev_oidc else None
     parts = urlsplit(cfg.url)
     host = args.host or parts.hostname or "127.0.0.1"
     port = args.port or parts.port or (443 if parts.scheme == "https" else 80)
+    for warning in url_warnings(cfg.url, args.url, port, args.dir):
+        print(f"warning: {warning}", file=sys.stderr)
     if args.workers < 1:
         from sceau.errors import InputError
 

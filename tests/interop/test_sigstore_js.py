@@ -6,7 +6,7 @@ Rekor v1, the JSON TSA request) and through ``bundleBuilderFromSigningConfig`` o
 signing config (Rekor v1 or v2; v2 DSSE goes as a ``dsseRequestV002``). It verifies its own and
 sigstore-python's bundles with the instance's ``trusted_root.json``; sigstore-python verifies
 js's hashedrekord bundles. DSSE on Rekor v2 does not cross between today's clients
-(PROTOCOLS.md §8), so DSSE cross-checks go through Rekor v1.
+(docs/protocols.md §8), so DSSE cross-checks go through Rekor v1.
 """
 
 from __future__ import annotations

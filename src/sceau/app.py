@@ -23,6 +23,12 @@ from starlette.routing import BaseRoute, Mount, Route
 from sceau.config import InstanceConfig
 from sceau.errors import InputError
 from sceau.services._http import install_error_handlers
+from sceau.services.admission import (
+    GATE_KEY,
+    AdmissionMiddleware,
+    AdmissionSettings,
+    LatencyGate,
+)
 
 log = logging.getLogger("sceau.app")
 
@@ -123,6 +129,8 @@ class _Parts:
     engine: Any = None
     ct_log: Any = None
     dev: Any = None
+    admission: AdmissionSettings = field(default_factory=AdmissionSettings)
+    gate: LatencyGate | None = None
 
 
 def _engine(p: _Parts, create_storage: bool) -> None:
@@ -275,12 +283,14 @@ def _health_and_metrics(p: _Parts, services: set[str], metrics: _Metrics) -> Non
 
 def _lifespan(p: _Parts) -> Callable[[Starlette], Any]:
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if p.engine is not None:
             await p.engine.start(create=False)
         tasks = [asyncio.create_task(make()) for make in p.background]
         try:
-            yield
+            # The admission gate, where sceau's server protocol finds it to shed load at
+            # header time (sceau.services.http_server).
+            yield {GATE_KEY: p.gate}
         finally:
             for t in tasks:
                 t.cancel()
@@ -335,8 +345,12 @@ def build_app(
     metrics = _Metrics()
     _health_and_metrics(p, services, metrics)
 
+    p.admission = AdmissionSettings.from_config(cfg.raw.get("http", {}))
+    p.gate = LatencyGate(p.admission.latency_budget, p.admission.min_in_flight)
     app = Starlette(routes=p.routes, lifespan=_lifespan(p))
     install_error_handlers(app)
+    # Writes are admitted (or shed) before any handler parses them; metrics count both.
+    app.add_middleware(AdmissionMiddleware, settings=p.admission, gate=p.gate)
     app.add_middleware(_ASGIWrap, wrap=metrics.middleware)
     app.state.engine = p.engine
     app.state.dev_issuer = p.dev

@@ -3,8 +3,10 @@ and on PostgreSQL (an instance migrated from SQLite), each driven by the real cl
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -166,3 +168,76 @@ def test_socket_path_falls_back_to_a_private_directory_when_too_long(tmp_path):
         assert fallback.parent.stat().st_mode & 0o777 == 0o700  # mkdtemp: owner only
     finally:
         fallback.parent.rmdir()
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live process below ``pid`` (from /proc's children lists)."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                kids = [int(k) for k in (task / "children").read_text().split()]
+                found += kids
+                todo += kids
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for whoever adopted it to reap it."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def _kill_parent_and_watch(server: subprocess.Popen[bytes], port: int) -> tuple[list[int], float]:
+    """SIGKILL ``server``; return the workers still alive after one second (none, we hope)
+    and how long the last took to go."""
+    workers = _descendants(server.pid)
+    assert len(workers) >= 2, workers
+    begin = time.monotonic()
+    server.kill()
+    server.wait()
+    while time.monotonic() - begin < 1.0 and any(_alive(w) for w in workers):
+        time.sleep(0.01)
+    took = time.monotonic() - begin
+    left = [w for w in workers if _alive(w)]
+    for w in left:  # don't leave them to the next test
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(w, signal.SIGKILL)
+    with socket.socket() as s:
+        s.settimeout(1)
+        assert s.connect_ex(("127.0.0.1", port)) != 0, "the port still accepts connections"
+    return left, took
+
+
+@pytest.mark.server
+def test_sqlite_workers_die_with_a_killed_parent(tmp_path):
+    """A SIGKILL of ``serve --workers 2`` (SQLite: forked HTTP workers, the sequencer in
+    the parent) takes its workers down within a second and frees the port."""
+    port = free_port()
+    cfg = init_instance(tmp_path / "inst", url=f"http://127.0.0.1:{port}")
+    server = _serve_workers(cfg, _client_env(tmp_path), tmp_path / "serve.log")
+    left, took = _kill_parent_and_watch(server, port)
+    assert not left, f"workers {left} outlived their parent by {took:.2f} s"
+
+
+@pytest.mark.server
+def test_postgres_workers_die_with_a_killed_parent(tmp_path, pg_dsn):
+    """The same with PostgreSQL, where uvicorn's supervisor spawns the workers."""
+    port = free_port()
+    cfg = init_instance(tmp_path / "inst", url=f"http://127.0.0.1:{port}")
+    schema = fresh_schema("orphans")
+    assert main(["migrate", "--dir", str(cfg.dir), "--to", pg_dsn, "--schema", schema]) == 0
+    toml = cfg.dir / "sceau.toml"
+    toml.write_text(
+        toml.read_text().replace(
+            'driver = "sqlite"', f'driver = "postgres"\ndsn = "{pg_dsn}"\nschema = "{schema}"'
+        )
+    )
+    server = _serve_workers(cfg, _client_env(tmp_path), tmp_path / "serve.log")
+    left, took = _kill_parent_and_watch(server, port)
+    assert not left, f"workers {left} outlived their parent by {took:.2f} s"

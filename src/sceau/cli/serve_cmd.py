@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from sceau.services.http_server import ServerLimits
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -97,11 +101,10 @@ sigstore attest --fulcio-url {url} --rekor-url {url} --tsa-server-url {url} \\
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from sceau.app import LOG_SERVICES, build_app, parse_only
     from sceau.config import CONFIG_NAME, InstanceConfig
     from sceau.services._http import tune_gc_for_serving
+    from sceau.services.http_server import ServerLimits, serve, uvicorn_config
 
     only = parse_only(args.only)
     from pathlib import Path
@@ -122,10 +125,11 @@ def run(args: argparse.Namespace) -> int:
         from sceau.errors import InputError
 
         raise InputError(f"--workers must be at least 1, got {args.workers}")
+    limits = ServerLimits.from_config(cfg.raw.get("http", {}))
     postgres = str(cfg.get("storage", "driver", "sqlite")) in ("postgres", "postgresql")
     if args.workers > 1 and not postgres and only & LOG_SERVICES:
         print(instructions(cfg), flush=True)
-        return _serve_sequenced(cfg, only, dev_oidc, host, port, args)
+        return _serve_sequenced(cfg, only, dev_oidc, host, port, args, limits)
     if args.workers > 1:
         import os
 
@@ -133,21 +137,29 @@ def run(args: argparse.Namespace) -> int:
         os.environ["SCEAU_SERVE_DIR"] = str(cfg.dir)
         os.environ["SCEAU_SERVE_ONLY"] = ",".join(sorted(only))
         os.environ["SCEAU_SERVE_DEV_OIDC"] = "1" if args.dev_oidc else ""
+        os.environ["SCEAU_SERVE_PARENT"] = str(os.getpid())
         print(instructions(cfg), flush=True)
-        uvicorn.run(
-            "sceau.cli.serve_cmd:worker_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=args.workers,
-            log_level=args.log_level,
-            access_log=True,
+        serve(
+            uvicorn_config(
+                "sceau.cli.serve_cmd:worker_app",
+                limits=limits,
+                factory=True,
+                host=host,
+                port=port,
+                workers=args.workers,
+                log_level=args.log_level,
+                access_log=True,
+            )
         )
         return 0
     app = build_app(cfg, only=only, dev_oidc=dev_oidc)
     print(instructions(cfg), flush=True)
     tune_gc_for_serving()
-    uvicorn.run(app, host=host, port=port, log_level=args.log_level, access_log=True)
+    serve(
+        uvicorn_config(
+            app, limits=limits, host=host, port=port, log_level=args.log_level, access_log=True
+        )
+    )
     return 0
 
 
@@ -158,6 +170,7 @@ def _serve_sequenced(
     host: str,
     port: int,
     args: argparse.Namespace,
+    limits: ServerLimits,
 ) -> int:
     """SQLite has one writer: ``args.workers`` processes serve HTTP (and do the parsing,
     verification and signing), this process owns the log engine and sequences for them."""
@@ -173,6 +186,7 @@ def _serve_sequenced(
         socket_path=socket_path_in(cfg.dir / "data"),
         log_level=args.log_level,
         access_log=True,
+        limits=limits,
     )
 
 
@@ -184,7 +198,9 @@ def worker_app():  # type: ignore[no-untyped-def]
     from sceau.app import build_app, parse_only
     from sceau.config import InstanceConfig
     from sceau.services._http import tune_gc_for_serving
+    from sceau.services.http_server import die_with_parent
 
+    die_with_parent(int(os.environ["SCEAU_SERVE_PARENT"]))
     cfg = InstanceConfig.load(os.environ["SCEAU_SERVE_DIR"])
     dev = True if os.environ.get("SCEAU_SERVE_DEV_OIDC") else None
     app = build_app(cfg, only=parse_only(os.environ.get("SCEAU_SERVE_ONLY")), dev_oidc=dev)

@@ -38,6 +38,12 @@ from typing import Any
 from sceau import errors
 from sceau.errors import InternalError, Overloaded, SceauError
 from sceau.services._http import tune_gc_for_serving
+from sceau.services.http_server import (
+    ServerLimits,
+    die_with_parent,
+    raise_open_file_limit,
+    uvicorn_config,
+)
 
 log = logging.getLogger("sceau.workers")
 FRAME = struct.Struct(">I")
@@ -389,6 +395,7 @@ def run_sequenced(
     log_level: str = "warning",
     access_log: bool = False,
     create_logs: bool = False,
+    limits: ServerLimits | None = None,
 ) -> int:
     """Fork ``workers`` HTTP processes on ``host:port``, then run the sequencer here until
     SIGTERM/SIGINT.
@@ -414,23 +421,24 @@ def run_sequenced(
         return sock
 
     children: list[int] = []
+    parent = os.getpid()
+    raise_open_file_limit()
     for _ in range(workers):
         pid = os.fork()
         if pid == 0:  # worker: HTTP + verification, log operations over RPC
             code = 0
             try:
+                die_with_parent(parent)
                 app = make_worker_app(RemoteEngine(socket_path))
                 tune_gc_for_serving()
-                server = uvicorn.Server(
-                    uvicorn.Config(
-                        app,
-                        loop="uvloop",
-                        http="httptools",
-                        log_level=log_level,
-                        access_log=access_log,
-                    )
+                config = uvicorn_config(
+                    app,
+                    limits=limits or ServerLimits(),
+                    loop="uvloop",
+                    log_level=log_level,
+                    access_log=access_log,
                 )
-                server.run(sockets=[listen()])
+                uvicorn.Server(config).run(sockets=[listen()])
             except BaseException:
                 log.exception("HTTP worker failed")
                 code = 1

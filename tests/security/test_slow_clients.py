@@ -1,0 +1,137 @@
+"""Slow and incomplete requests cannot hold a server's memory or file descriptors.
+
+Each test runs a real ``sceau serve`` (one process, SQLite) with small ``[http]`` limits,
+attacks it over raw sockets as slowloris does, and reads the server's RSS and open file
+count from /proc while the attack holds its connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bench.overload import Instance, instance
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux /proc")
+
+
+def open_files(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.fixture
+def limited(tmp_path: Path) -> Iterator[Instance]:
+    with instance(
+        tmp_path,
+        http={
+            "max_connections": 64,
+            "header_timeout": 1.5,
+            "body_timeout": 1.5,
+            "body_budget": 8 * 1024 * 1024,
+            "max_body": 4 * 1024 * 1024,
+        },
+    ) as inst:
+        yield inst
+
+
+async def _status_or_close(reader: asyncio.StreamReader, timeout: float) -> int:
+    """The status of the first response on a connection, 0 if it closed without one."""
+    try:
+        line = await asyncio.wait_for(reader.readline(), timeout)
+    except (ConnectionError, TimeoutError):
+        return 0
+    return int(line.split()[1]) if line.startswith(b"HTTP/1.1 ") else 0
+
+
+def test_idle_connections_are_capped_then_timed_out(limited: Instance) -> None:
+    """300 connections that never send a byte: past 64 they are refused with 503 at once;
+    the 64 held are answered 408 and closed after the header timeout; the open file count
+    never grows by more than the cap; once they are gone the server answers again."""
+    pid = limited.proc.pid
+    baseline = open_files(pid)
+
+    async def attack() -> tuple[list[int], int, list[int]]:
+        conns = []
+        for _ in range(300):
+            conns.append(await asyncio.open_connection("127.0.0.1", limited.port))
+        # The refused ones are answered at once; give each connection a short look.
+        early = await asyncio.gather(*(_status_or_close(r, 0.5) for r, _ in conns))
+        during = open_files(pid)
+        held = [(r, w) for (r, w), s in zip(conns, early, strict=True) if s == 0]
+        late = await asyncio.gather(*(_status_or_close(r, 10) for r, _ in held))
+        for _, w in conns:
+            w.close()
+        async with httpx.AsyncClient() as client:
+            health = (await client.get(f"{limited.url}/healthz")).status_code
+        return early, during - baseline, [health, *late]
+
+    early, grown, rest = asyncio.run(attack())
+    health, *late = rest
+    assert early.count(503) >= 300 - 64 - 1, early
+    assert grown <= 64 + 8, f"open files grew by {grown} with a cap of 64 connections"
+    assert health == 200
+    assert late and set(late) == {408}, late
+
+
+def test_slow_headers_time_out(limited: Instance) -> None:
+    """A request line and half a header, then silence: 408 and the connection closed."""
+
+    async def slow() -> tuple[int, bytes]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", limited.port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        status = await _status_or_close(reader, 10)
+        rest = await asyncio.wait_for(reader.read(), 10)  # returns at EOF: it was closed
+        writer.close()
+        return status, rest
+
+    status, rest = asyncio.run(slow())
+    assert status == 408
+    assert b"did not arrive in time" in rest
+
+
+def test_partial_bodies_are_bounded(limited: Instance) -> None:
+    """100 clients each announce a 4 MB body and send 64 KB of it. The body budget (8 MB)
+    holds two; the rest are refused with 503 before their bodies are read; the two are cut
+    off with 408 at the body timeout. RSS stays within tens of MB of its start and the
+    server answers writes again afterwards."""
+    pid = limited.proc.pid
+    before = rss_mib(pid)
+    declared = 4 * 1024 * 1024
+    head = (
+        f"POST /api/v1/log/entries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {declared}\r\n\r\n"
+    ).encode()
+
+    async def attack() -> tuple[list[int], float]:
+        conns = [await asyncio.open_connection("127.0.0.1", limited.port) for _ in range(100)]
+        for _, w in conns:
+            w.write(head + b"{" + b" " * (64 * 1024))
+        await asyncio.gather(*(w.drain() for _, w in conns))
+        statuses = await asyncio.gather(*(_status_or_close(r, 10) for r, _ in conns))
+        peak = rss_mib(pid)
+        for _, w in conns:
+            w.close()
+        return statuses, peak
+
+    statuses, peak = asyncio.run(attack())
+    assert statuses.count(503) >= 100 - 2 - 1, statuses
+    assert set(statuses) <= {503, 408}, statuses
+    assert peak - before < 48, f"RSS grew from {before:.0f} to {peak:.0f} MiB"
+    after = httpx.post(
+        f"{limited.url}/api/v1/log/entries",
+        content=b"{}",
+        headers={"content-type": "application/json"},
+    )
+    assert after.status_code == 400, after.text  # parsed and refused on its merits again

@@ -254,3 +254,29 @@ def test_trust_bundle_and_configuration(ca_server: CAServer) -> None:
 
 def test_wrong_methods_are_not_500(ca_server: CAServer) -> None:
     assert httpx.get(ca_server.url + "/api/v2/signingCert").status_code == 405
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["x<a@example.com>", "a@b@example.com", "a..b@example.com", "a@-x.example", "a" * 65 + "@x.io"],
+)
+def test_emails_no_certificate_can_hold_are_400(ca_server: CAServer, email: str) -> None:
+    """Addresses Fulcio's loose pattern lets through but X.509 cannot encode: a 400 that
+    names the claim, not a 500 from the certificate builder."""
+    csr = python_csr(ec.generate_private_key(ec.SECP256R1()))
+    body = {"certificateSigningRequest": base64.b64encode(csr.public_bytes(PEM)).decode()}
+    token = ca_server.dev.mint({"email": email, "email_verified": True})
+    msg = error(post(ca_server, body, token), 400)
+    assert "email claim" in msg and "not a valid email address" in msg
+
+
+def test_overlong_identities_are_400(ca_server: CAServer) -> None:
+    csr = python_csr(ec.generate_private_key(ec.SECP256R1()))
+    body = {"certificateSigningRequest": base64.b64encode(csr.public_bytes(PEM)).decode()}
+    long_email = "a@" + ".".join(["b" * 60] * 5) + ".io"
+    token = ca_server.dev.mint({"email": long_email, "email_verified": True})
+    assert "not a valid email" in error(post(ca_server, body, token), 400)
+    token = ca_server.dev.mint(
+        {"sub": "s" * 5000, "email": "a@example.com", "email_verified": True}
+    )
+    assert "longer than" in error(post(ca_server, body, token), 400)

@@ -30,7 +30,17 @@ OTHERNAME_OID = ObjectIdentifier(f"{FULCIO_ARC}.7")  # username SAN: UTF8String 
 SUBJECT_ARC = 24  # raw token subject, set for every issuer type
 LEGACY_RAW_ARCS = frozenset({2, 3, 4, 5, 6})  # GitHub v1 extensions: raw bytes, not DER
 
-_EMAIL = re.compile(r"^.+@.+\..+$")  # Fulcio's check for email issuers
+# An addr-spec a certificate can hold (RFC 5322 dot-atom local part, RFC 1035 host name):
+# stricter than Fulcio's ``.+@.+\..+``, which lets through addresses such as
+# ``x<a@example.com>`` or ``a@b@example.com`` that no X.509 encoder accepts.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@{_LABEL}(?:\.{_LABEL})+")
+MAX_EMAIL = 254  # RFC 5321 §4.5.3.1.3 (path less its angle brackets)
+MAX_LOCAL_PART = 64  # RFC 5321 §4.5.3.1.1
+# Longest identity (SAN URI, subject) and claim-derived extension value the CA puts in a
+# certificate: far above any real CI claim, far below what would bloat every log entry.
+MAX_IDENTITY = 2048
 _LOOKS_LIKE_EMAIL = re.compile(r"^[^@\s/:]+@[^@\s/:]+\.[^@\s/:]+$")  # govalidator.IsEmail, roughly
 _SPIFFE_ID = re.compile(r"spiffe://([a-z0-9._-]+)((?:/[A-Za-z0-9._-]+)*)")
 _URI_CHARS = re.compile(r"[!-~]+")  # printable ASCII, no spaces: an IA5String URI
@@ -54,11 +64,20 @@ class Principal:
     extensions: dict[int, str] = field(default_factory=dict)
 
 
+class BadClaim(Unauthenticated):
+    """A verified token whose claims cannot go into a certificate (a malformed email, an
+    over-long subject): the caller's input is wrong, not its credential — 400."""
+
+    status = 400
+    code = "invalid_argument"
+
+
 def principal_from_claims(cfg: it.IssuerConfig, claims: Mapping[str, Any]) -> Principal:
     """The principal for verified ``claims`` from the issuer configured as ``cfg``."""
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise Unauthenticated("token has no 'sub' claim")
+    _bounded("sub", sub)
     builder = _BUILDERS.get(cfg.type)
     if builder is None:
         builder = _ci_principal if cfg.is_ci else None
@@ -66,7 +85,15 @@ def principal_from_claims(cfg: it.IssuerConfig, claims: Mapping[str, Any]) -> Pr
         raise Unauthenticated(f"issuer type {cfg.type!r} is not supported")
     principal = builder(cfg, claims, sub)
     principal.extensions[SUBJECT_ARC] = sub
+    _bounded("issuer", principal.issuer)
+    for arc, value in principal.extensions.items():
+        _bounded(f"extension {FULCIO_ARC}.{arc}", value)
     return principal
+
+
+def _bounded(what: str, value: str) -> None:
+    if len(value.encode("utf-8")) > MAX_IDENTITY:
+        raise BadClaim(f"{what} is longer than {MAX_IDENTITY} bytes")
 
 
 def _email_principal(cfg: it.IssuerConfig, claims: Mapping[str, Any], sub: str) -> Principal:
@@ -77,8 +104,12 @@ def _email_principal(cfg: it.IssuerConfig, claims: Mapping[str, Any], sub: str) 
         verified = claims.get("email_verified")
         if verified is not True and verified != "true":
             raise Unauthenticated("email_verified claim is not true")
-    if not _EMAIL.match(email) or not _URI_CHARS.fullmatch(email):
-        raise Unauthenticated(f"email claim {email!r} is not a valid email address")
+    if (
+        len(email) > MAX_EMAIL
+        or not _EMAIL.fullmatch(email)
+        or len(email.rpartition("@")[0]) > MAX_LOCAL_PART
+    ):
+        raise BadClaim(f"email claim {email[:MAX_EMAIL]!r} is not a valid email address")
     issuer = cfg.url
     if cfg.issuer_claim is not None:
         issuer = _lookup_path(claims, cfg.issuer_claim)
@@ -123,7 +154,7 @@ def _kubernetes_principal(cfg: it.IssuerConfig, claims: Mapping[str, Any], sub: 
 def _uri_principal(cfg: it.IssuerConfig, claims: Mapping[str, Any], sub: str) -> Principal:
     if _LOOKS_LIKE_EMAIL.match(sub):
         raise Unauthenticated("uri subject must not be an email address")
-    subject = urlsplit(sub)
+    subject = _split(sub)
     domain = urlsplit(cfg.subject_domain or "")
     if subject.scheme != domain.scheme:
         raise Unauthenticated(
@@ -180,10 +211,19 @@ def claim_string(value: Any) -> str:
 
 
 def _uri_san(uri: str) -> x509.UniformResourceIdentifier:
-    parts = urlsplit(uri)
+    if len(uri) > MAX_IDENTITY:
+        raise BadClaim(f"identity URI is longer than {MAX_IDENTITY} bytes")
+    parts = _split(uri)
     if not _URI_CHARS.fullmatch(uri) or not parts.scheme or not (parts.netloc or parts.path):
-        raise Unauthenticated(f"identity {uri!r} is not a valid URI for the certificate")
+        raise BadClaim(f"identity {uri!r} is not a valid URI for the certificate")
     return x509.UniformResourceIdentifier(uri)
+
+
+def _split(uri: str) -> Any:
+    try:
+        return urlsplit(uri)
+    except ValueError as e:  # e.g. an unclosed "[" in the host
+        raise BadClaim(f"identity {uri[:200]!r} is not a valid URI: {e}") from e
 
 
 def der_utf8_string(value: str) -> bytes:

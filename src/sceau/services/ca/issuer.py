@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from sceau.errors import RemoteError, VerificationError
+from sceau.errors import InputError, RemoteError, VerificationError
 from sceau.services.ca.authority import CAChain
 from sceau.services.ca.ctclient import CTClient
 from sceau.services.ca.identity import Principal
@@ -39,8 +39,11 @@ class CertificateAuthority:
 
     async def issue(self, principal: Principal, public_key: object) -> list[x509.Certificate]:
         """Return ``[leaf, intermediate, root]``; the leaf embeds exactly one SCT."""
-        template = LeafTemplate.new(principal, public_key)
-        precert = precertificate(template, self.chain)
+        try:
+            template = LeafTemplate.new(principal, public_key)
+            precert = precertificate(template, self.chain)
+        except ValueError as e:  # a value the identity checks let through; never a 500
+            raise InputError(f"the identity cannot go into a certificate: {e}") from e
         sct = await self.ct.add_pre_chain([precert.public_bytes(_DER), *self._chain_der])
         cert = final_certificate(template, self.chain, [sct], precert)
         if self.ct_keys:

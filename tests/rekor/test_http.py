@@ -12,7 +12,7 @@ import httpx
 import pytest
 import rfc8785
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from sceau import merkle
 from sceau.keys import spki_der
@@ -429,3 +429,33 @@ def test_unsupported_key_and_hash_are_400(rekor: Server) -> None:
     request["hashedRekordRequestV002"]["signature"]["verifier"]["keyDetails"] = "PKIX_ED25519"
     r = rekor.client.post("/api/v2/log/entries", json=request)
     assert r.status_code == 400 and "keyDetails: unsupported algorithm 'PKIX_ED25519'" in r.text
+
+
+@pytest.mark.parametrize(
+    ("make_key", "match"),
+    [
+        (lambda: ec.generate_private_key(ec.SECP256K1()), "curve secp256k1 is not accepted"),
+        (lambda: rsa.generate_private_key(65537, 1024), "RSA key of 1024 bits is too weak"),  # noqa: S505
+    ],
+    ids=["secp256k1", "rsa-1024"],
+)
+def test_v1_refuses_keys_the_ca_and_v2_refuse(rekor: Server, make_key, match: str) -> None:
+    """A signature that verifies, with a key v2 and the CA would not take: 400, not logged."""
+    cert, key = h.leaf(make_key())
+    request = h.hashedrekord_v1(cert=cert, key=key)[0]
+    r = _v1_post(rekor, request)
+    assert r.status_code == 400 and match in r.json()["message"], r.text
+
+
+def test_v1_upper_case_digest_is_the_same_entry(rekor: Server) -> None:
+    """Hex is case-blind: an upper-cased digest is a duplicate (409), not a second entry."""
+    request = h.hashedrekord_v1()[0]
+    first = _v1_post(rekor, request)
+    assert first.status_code == 201, first.text
+    entry_id, entry = _only(first.json())
+    assert json.loads(base64.b64decode(entry["body"]))["spec"]["data"]["hash"]["value"].islower()
+    value = request["spec"]["data"]["hash"]["value"]
+    request["spec"]["data"]["hash"]["value"] = value.upper()
+    again = _v1_post(rekor, request)
+    assert again.status_code == 409, again.text
+    assert again.headers["Location"] == f"/api/v1/log/entries/{entry_id}"

@@ -104,8 +104,25 @@ def _utf8_string(der: bytes) -> str | None:
         return None
 
 
+# What the CA issues for and Rekor v2 accepts: v1 takes no weaker key (docs/security.md).
+NIST_CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
+MIN_RSA_BITS = 2048
+
+
 def _check_key(key: object, path: str) -> PublicKey:
-    if isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey):
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        if not isinstance(key.curve, NIST_CURVES):
+            raise InputError(
+                f"{path}: ECDSA curve {key.curve.name} is not accepted (P-256, P-384 or P-521)"
+            )
+        return key
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < MIN_RSA_BITS:
+            raise InputError(
+                f"{path}: RSA key of {key.key_size} bits is too weak (at least {MIN_RSA_BITS})"
+            )
+        return key
+    if isinstance(key, ed25519.Ed25519PublicKey):
         return key
     raise InputError(f"{path}: unsupported key type {type(key).__name__}")
 

@@ -64,6 +64,8 @@ def parse(spec: dict[str, Any]) -> Entry:
             f"spec.data.hash.value: must be {2 * hash_alg.digest_size} hex characters "
             f"for {algorithm}, got {len(value)}"
         )
+    # One signature, one entry: "AB…" and "ab…" are the same digest, so the same leaf.
+    value = value.lower()
 
     mat.verify_digest(
         material.public_key, sig, bytes.fromhex(value), hash_alg, "spec.signature.content"

@@ -49,6 +49,7 @@ def parse(spec: dict[str, Any], limits: Limits) -> Entry:
     envelope_hash = string(hash_obj, "value", "spec.content.hash.value")
     if not _HEX64.fullmatch(envelope_hash):
         raise InputError("spec.content.hash.value: must be 64 hex characters for sha256")
+    envelope_hash = envelope_hash.lower()  # the same digest, the same entry
 
     stored_sigs: list[dict[str, str]] = []
     sigs: list[Signature] = []

@@ -82,3 +82,22 @@ def _apply_env(raw: dict[str, Any]) -> None:
         except tomllib.TOMLDecodeError:
             parsed = value
         raw.setdefault(section, {})[key] = parsed
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for ``localhost``, 127.0.0.0/8 and ``::1``: addresses only this machine reaches.
+
+    Development shortcuts (the dev OIDC issuer) are on by default only for an instance
+    whose URL and bind address are both loopback; a client's address is never the test,
+    since a reverse proxy on the same host makes every client look local."""
+    if not host:
+        return False
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from sceau.config import CONFIG_NAME, DEFAULT_URL, InstanceConfig
+from sceau.config import CONFIG_NAME, DEFAULT_URL, InstanceConfig, is_loopback_host
 from sceau.durable import write_atomic
 from sceau.errors import Conflict, InputError, InternalError
 from sceau.keys import FileSigner, generate_signer, load_signer, save_signer
@@ -95,13 +95,19 @@ def init_instance(
     *,
     url: str = DEFAULT_URL,
     operator: str = "sceau",
-    dev_oidc: bool = True,
+    dev_oidc: bool | None = None,
 ) -> InstanceConfig:
-    """Create a complete instance: keys, CA and TSA certificates, trust files, TUF repo."""
+    """Create a complete instance: keys, CA and TSA certificates, trust files, TUF repo.
+
+    ``dev_oidc``: trust and serve the development OIDC issuer. ``None`` (the default)
+    turns it on only for a loopback URL; on any other URL it takes an explicit ``True``,
+    and ``sceau serve`` then also wants ``--dev-oidc`` (docs/security.md)."""
     from sceau.services.ca.authority import make_ca_chain
     from sceau.services.tsa import make_tsa_chain
 
     url = _check_url(url)
+    if dev_oidc is None:
+        dev_oidc = is_loopback_host(urlsplit(url).hostname)
     d = Path(directory).resolve()
     if (d / CONFIG_NAME).exists():
         raise Conflict(f"{d / CONFIG_NAME} already exists: this directory is an instance")

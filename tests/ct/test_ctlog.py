@@ -27,6 +27,7 @@ from tests.ct.conftest import CTServer
 pytestmark = pytest.mark.server
 
 DER = serialization.Encoding.DER
+JSON = {"content-type": "application/json"}
 PRINCIPALS = principals()
 
 
@@ -235,8 +236,29 @@ def test_wrong_entry_kinds_and_garbage_are_400(ct_server: CTServer) -> None:
         json.dumps({"chain": [1]}).encode(),
         json.dumps({"chain": "x"}).encode(),
     ):
-        error(httpx.post(url, content=body), 400)
-    error(httpx.post(url, content=b"x" * 300_000), 413)
+        error(httpx.post(url, content=body, headers=JSON), 400)
+    error(httpx.post(url, content=b"x" * 300_000, headers=JSON), 413)
+
+
+def test_a_chain_of_only_a_root_is_400(ct_server: CTServer) -> None:
+    """Logging the log's own root is no one's certificate: refused, not an entry."""
+    root = ct_server.chain.root.public_bytes(DER)
+    size = get_sth(ct_server)["tree_size"]
+    assert "only an accepted root" in error(submit(ct_server, "add-chain", [root]), 400)
+    assert get_sth(ct_server)["tree_size"] == size
+
+
+@pytest.mark.parametrize("ctype", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_writes_need_a_json_content_type(ct_server: CTServer, ctype: str | None) -> None:
+    """What a cross-site form could send is refused before it is read: 415."""
+    _, precert = new_precert(ct_server.chain)
+    body = json.dumps(
+        {"chain": [b64(precert.public_bytes(DER)), *map(b64, ca_chain_der(ct_server))]}
+    )
+    headers = {"content-type": ctype} if ctype else {}
+    for path in ("add-pre-chain", "add-chain"):
+        r = httpx.post(f"{ct_server.url}/ct/v1/{path}", content=body, headers=headers)
+        assert "expected Content-Type application/json" in error(r, 415)
 
 
 def test_read_parameters_are_checked(ct_server: CTServer) -> None:

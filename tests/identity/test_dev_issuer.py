@@ -195,7 +195,11 @@ def test_token_endpoint_bad_requests(
     r = httpx.post(served[0] + "/oidc/token", json=body)
     assert r.status_code == 400
     assert message in r.json()["message"]
-    r = httpx.post(served[0] + "/oidc/token", content=b"{not json")
+    r = httpx.post(
+        served[0] + "/oidc/token",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 400
 
 
@@ -252,3 +256,15 @@ def test_pinned_dev_keys_need_no_http() -> None:
             await verifier.aclose()
 
     run(go())
+
+
+@pytest.mark.parametrize(
+    "claim", ["iss", "aud", "exp", "nbf", "iat", "email", "email_verified", "x"]
+)
+def test_workflow_claims_outside_the_allow_list_are_refused(claim: str) -> None:
+    from sceau.errors import InputError
+    from sceau.services.oidc.issuer import DevIssuer
+
+    dev = DevIssuer(generate_signer("ecdsa-p256"), "http://h:1/oidc")
+    with pytest.raises(InputError, match=f"claim\\(s\\) {claim} cannot be set"):
+        dev.mint_github_workflow(WORKFLOW, {claim: "v"})

@@ -100,6 +100,41 @@ sigstore attest --fulcio-url {url} --rekor-url {url} --tsa-server-url {url} \\
 """
 
 
+DEV_OIDC_BANNER = """\
+************************************************************************************
+* THE DEVELOPMENT OIDC ISSUER IS ON AND THIS INSTANCE IS NOT ON LOOPBACK ({where}).
+* IT SIGNS A TOKEN FOR ANY IDENTITY: ANYONE WHO CAN REACH IT CAN SIGN AS ANYONE, AND
+* EVERY VERIFIER TRUSTING THIS INSTANCE WILL BELIEVE THEM. NEVER RUN THIS IN PRODUCTION.
+************************************************************************************"""
+
+
+def check_dev_oidc(url: str, bind: str, *, configured: bool, asked: bool) -> None:
+    """Refuse to serve the dev OIDC issuer off loopback unless ``--dev-oidc`` says so now.
+
+    "Loopback" is decided from the instance URL and the bind address, never from a client's
+    address: a reverse proxy on the same host makes every client look local."""
+    from sceau.config import is_loopback_host
+    from sceau.errors import InputError
+
+    if not (configured or asked):
+        return
+    exposed = [
+        what
+        for what, host in (("URL " + url, urlsplit(url).hostname), ("bind " + bind, bind))
+        if not is_loopback_host(host)
+    ]
+    if not exposed:
+        return
+    if not asked:
+        raise InputError(
+            f"the development OIDC issuer is enabled in sceau.toml but this instance is not "
+            f"on loopback ({', '.join(exposed)}): anyone reaching it could sign as anyone. "
+            "Set [oidc] dev = false and configure a real identity provider, or repeat "
+            "--dev-oidc to serve it anyway"
+        )
+    print(DEV_OIDC_BANNER.format(where=", ".join(exposed)), file=sys.stderr, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     from sceau.app import LOG_SERVICES, build_app, parse_only
     from sceau.config import CONFIG_NAME, InstanceConfig
@@ -112,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     if args.init and not (Path(args.dir) / CONFIG_NAME).exists():
         from sceau.instance import init_instance
 
-        init_instance(args.dir, url=args.url or DEFAULT_URL, dev_oidc=True)
+        init_instance(args.dir, url=args.url or DEFAULT_URL, dev_oidc=args.dev_oidc or None)
         print(f"initialised a new instance in {args.dir}", file=sys.stderr)
     cfg = InstanceConfig.load(args.dir)
     dev_oidc = True if args.dev_oidc else None
@@ -121,6 +156,9 @@ def run(args: argparse.Namespace) -> int:
     port = args.port or parts.port or (443 if parts.scheme == "https" else 80)
     for warning in url_warnings(cfg.url, args.url, port, args.dir):
         print(f"warning: {warning}", file=sys.stderr)
+    check_dev_oidc(
+        cfg.url, host, configured=bool(cfg.get("oidc", "dev", False)), asked=args.dev_oidc
+    )
     if args.workers < 1:
         from sceau.errors import InputError
 

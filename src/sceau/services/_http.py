@@ -115,14 +115,19 @@ def parse_json_object(body: bytes, what: str = "request body") -> dict[str, Any]
     return value
 
 
-async def read_json(
-    request: Request, limit: int = DEFAULT_BODY_LIMIT, *, require_json_type: bool = False
-) -> dict[str, Any]:
-    """Read a bounded JSON object body."""
-    if require_json_type:
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype and ctype != "application/json":
-            raise UnsupportedMediaType(f"expected Content-Type application/json, got {ctype}")
+def require_json(request: Request) -> None:
+    """Refuse a write whose Content-Type is not ``application/json`` (415).
+
+    Every real client says so; a browser form (``text/plain``, urlencoded, multipart) can
+    be sent cross-site without a CORS preflight, a JSON one cannot."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise UnsupportedMediaType(f"expected Content-Type application/json, got {ctype or 'none'}")
+
+
+async def read_json(request: Request, limit: int = DEFAULT_BODY_LIMIT) -> dict[str, Any]:
+    """Read a bounded JSON object body sent as ``application/json``."""
+    require_json(request)
     return parse_json_object(await read_body(request, limit))
 
 

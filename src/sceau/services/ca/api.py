@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from sceau.errors import InputError, Unauthenticated, VerificationError
 from sceau.keys import Verifier
-from sceau.services._http import parse_json_object, read_body
+from sceau.services._http import parse_json_object, read_body, require_json
 from sceau.services.ca.identity import Principal
 from sceau.services.ca.issuer import CertificateAuthority
 from sceau.services.ca.profile import check_leaf_key
@@ -47,6 +47,7 @@ def routes(
     """The CA's routes. ``configuration`` defaults to the verifier's issuer set."""
 
     async def signing_cert(request: Request) -> JSONResponse:
+        require_json(request)
         body = parse_json_object(await read_body(request, body_limit))
         token = _token(body, request.headers.get("authorization"))
         has_csr = body.get("certificateSigningRequest") not in (None, "")

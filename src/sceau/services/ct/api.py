@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from sceau.errors import InputError
-from sceau.services._http import parse_json_object, read_body
+from sceau.services._http import parse_json_object, read_body, require_json
 from sceau.services.ct.ctlog import CTLog
 from sceau.services.ct.rfc6962 import b64decode
 
@@ -38,10 +38,12 @@ def routes(ct: CTLog, prefix: str = "", *, body_limit: int = BODY_LIMIT) -> list
     base = prefix.rstrip("/") + "/ct/v1"
 
     async def add_chain(request: Request) -> JSONResponse:
+        require_json(request)
         body = parse_json_object(await read_body(request, body_limit))
         return JSONResponse((await ct.add_chain(_chain(body))).to_json())
 
     async def add_pre_chain(request: Request) -> JSONResponse:
+        require_json(request)
         body = parse_json_object(await read_body(request, body_limit))
         return JSONResponse((await ct.add_pre_chain(_chain(body))).to_json())
 

@@ -223,6 +223,10 @@ class CTLog:
             raise InputError("add-pre-chain needs a precertificate (critical CT poison extension)")
         if not precert and poisoned:
             raise InputError("add-chain got a precertificate; use add-pre-chain")
+        if chain_der[0] in self._roots_der:
+            raise InputError(
+                "the chain holds only an accepted root: submit a certificate it issued"
+            )
         full = list(chain_der)
         last = certs[-1]
         if chain_der[-1] not in self._roots_der:

@@ -117,11 +117,34 @@ class DevIssuer:
     def mint_github_workflow(
         self, workflow: str, extra: dict[str, Any] | None = None, lifetime: int = 600
     ) -> str:
-        """A GitHub Actions token for ``OWNER/REPO/.github/workflows/F.yml@REF``."""
+        """A GitHub Actions token for ``OWNER/REPO/.github/workflows/F.yml@REF``.
+
+        ``extra`` overrides claims GitHub sets (:data:`OVERRIDABLE_CLAIMS`): what a test of
+        an identity policy needs. Issuer, audience, times and any email stay the issuer's."""
         claims = github_workflow_claims(workflow)
         claims["iss"] = self.github_issuer_url
+        refused = sorted(set(extra or {}) - OVERRIDABLE_CLAIMS)
+        if refused:
+            raise InputError(
+                f"claim(s) {', '.join(refused)} cannot be set on a dev token; allowed: "
+                f"{', '.join(sorted(OVERRIDABLE_CLAIMS))}"
+            )
         claims.update(extra or {})
         return self.mint(claims, lifetime=lifetime)
+
+
+# The GitHub Actions claims a dev token's caller may choose (docs/security.md): those the
+# Fulcio certificate extensions and identity policies read, plus the environment and
+# enterprise GitHub adds for some workflows. Never iss, aud, exp, iat, nbf, jti or email.
+OVERRIDABLE_CLAIMS = frozenset(
+    {
+        "sub", "ref", "ref_type", "ref_protected", "sha", "repository", "repository_id",
+        "repository_owner", "repository_owner_id", "repository_visibility", "actor",
+        "actor_id", "run_id", "run_number", "run_attempt", "runner_environment", "event_name",
+        "head_ref", "base_ref", "workflow", "workflow_ref", "workflow_sha", "job_workflow_ref",
+        "job_workflow_sha", "environment", "enterprise", "enterprise_id",
+    }
+)  # fmt: skip
 
 
 def github_workflow_claims(workflow: str) -> dict[str, Any]:

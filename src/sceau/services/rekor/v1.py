@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from sceau import merkle
 from sceau.errors import Conflict, InputError, NotFound
-from sceau.services._http import parse_json_object, read_body, read_json
+from sceau.services._http import parse_json_object, read_body, read_json, require_json
 from sceau.services.rekor.logs import V1Identity
 from sceau.services.rekor.responses import json_response, v1_entry, v1_keyed
 from sceau.services.rekor.search import KeyFetcher, parse_query
@@ -70,6 +70,7 @@ class V1Api:
     # -- writes ---------------------------------------------------------------------------
 
     async def create(self, request: Request) -> Response:
+        require_json(request)
         body = await read_body(request, self.limits.v1_body)
         entry = from_v1_request(parse_json_object(body), self.limits, raw_size=len(body))
         r = await self.log.append(entry.body, keys=entry.keys)

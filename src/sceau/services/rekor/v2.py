@@ -19,8 +19,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from sceau.errors import InputError, NotFound, UnsupportedMediaType
-from sceau.services._http import error_body, parse_json_object, read_body, read_json
+from sceau.errors import InputError, NotFound
+from sceau.services._http import (
+    error_body,
+    parse_json_object,
+    read_body,
+    read_json,
+    require_json,
+)
 from sceau.services.rekor.logs import V2Identity
 from sceau.services.rekor.responses import json_response, v2_entry
 from sceau.services.rekor.search import KeyFetcher, parse_query
@@ -46,9 +52,7 @@ class V2Api:
         ]
 
     async def create(self, request: Request) -> Response:
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype and ctype != "application/json":
-            raise UnsupportedMediaType(f"expected Content-Type application/json, got {ctype}")
+        require_json(request)
         body = await read_body(request, self.limits.v2_body)
         entry = from_v2_request(parse_json_object(body), self.limits)
         r = await self.log.append(entry.body, keys=entry.keys)

@@ -90,6 +90,28 @@ def _check_url(url: str) -> str:
     return url.rstrip("/")
 
 
+# Sub-directories and their modes (the instance directory itself is 0700, so "public" ones
+# are readable only by whoever may enter it).
+PRIVATE_DIRS = {"keys": 0o700, "certs": 0o755, "data": 0o700, "trust": 0o755, "tuf": 0o700}
+
+
+def check_permissions(directory: str | os.PathLike[str]) -> None:
+    """Refuse to serve from an instance that anyone on the machine could change: a
+    world-writable instance, ``keys/``, ``data/`` or ``tuf/`` directory lets another user
+    swap a key, a log or the trust root under the server."""
+    d = Path(directory)
+    for path in (d, *(d / sub for sub in ("keys", "data", "tuf", "certs", "trust"))):
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            continue
+        if mode & 0o002:
+            raise InputError(
+                f"{path} is writable by every user (mode {mode & 0o777:o}): anyone on this "
+                f"machine could replace keys, logs or trust files; run chmod o-w {path}"
+            )
+
+
 def init_instance(
     directory: str | os.PathLike[str],
     *,
@@ -111,7 +133,10 @@ def init_instance(
     d = Path(directory).resolve()
     if (d / CONFIG_NAME).exists():
         raise Conflict(f"{d / CONFIG_NAME} already exists: this directory is an instance")
-    for sub, mode in (("keys", 0o700), ("certs", 0o755), ("data", 0o700), ("trust", 0o755)):
+    # Owner only, whatever the umask: the instance holds keys and the logs' only copy.
+    d.mkdir(parents=True, exist_ok=True)
+    os.chmod(d, 0o700)
+    for sub, mode in PRIVATE_DIRS.items():
         (d / sub).mkdir(parents=True, exist_ok=True)
         os.chmod(d / sub, mode)
 

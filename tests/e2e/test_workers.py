@@ -185,33 +185,48 @@ def _descendants(pid: int) -> list[int]:
 
 
 def _alive(pid: int) -> bool:
-    """Running, not a zombie waiting for whoever adopted it to reap it."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    return "\nState:\tZ" not in status
+    """Any thread of ``pid`` still running. A killed process's main thread can show as a
+    zombie while its other threads are still releasing the process's files (the port)."""
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        with contextlib.suppress(OSError):
+            if "\nState:\tZ" not in status.read_text():
+                return True
+    return False
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _kill_parent_and_watch(server: subprocess.Popen[bytes], port: int) -> tuple[list[int], float]:
     """SIGKILL ``server``; return the workers still alive after one second (none, we hope)
-    and how long the last took to go."""
+    and how long they took to go and free the port."""
     workers = _descendants(server.pid)
     assert len(workers) >= 2, workers
     begin = time.monotonic()
     server.kill()
     server.wait()
-    while time.monotonic() - begin < 1.0 and any(_alive(w) for w in workers):
+    while time.monotonic() - begin < 1.0 and (any(_alive(w) for w in workers) or _port_open(port)):
         time.sleep(0.01)
     took = time.monotonic() - begin
     left = [w for w in workers if _alive(w)]
+    states = {w: _state(w) for w in left}
     for w in left:  # don't leave them to the next test
         with contextlib.suppress(ProcessLookupError):
             os.kill(w, signal.SIGKILL)
-    with socket.socket() as s:
-        s.settimeout(1)
-        assert s.connect_ex(("127.0.0.1", port)) != 0, "the port still accepts connections"
+    assert not left, f"workers {states} outlived their parent by {took:.2f} s"
+    assert not _port_open(port), f"the port still accepts connections after {took:.2f} s"
     return left, took
+
+
+def _state(pid: int) -> str:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return "gone"
+    return " ".join(x for x in lines if x.startswith(("Name:", "State:", "PPid:")))
 
 
 @pytest.mark.server

@@ -45,10 +45,33 @@ def test_encrypted_round_trip(tmp_path, alg):
     assert _mode(path) == 0o600
     assert b"ENCRYPTED" in path.read_bytes()
     assert _same_key(keys.load_signer(path, passphrase=b"correct horse"), signer)
-    with pytest.raises(InternalError, match="wrong passphrase"):
+    with pytest.raises(InputError, match="wrong passphrase"):
         keys.load_signer(path, passphrase=b"wrong")
-    with pytest.raises(InternalError, match="wrong passphrase"):
+    with pytest.raises(InputError, match="is encrypted: set SCEAU_KEY_PASSPHRASE"):
         keys.load_signer(path)  # no passphrase for an encrypted key
+
+
+def test_passphrase_from_the_environment_or_a_file(tmp_path, monkeypatch):
+    """Keys at rest encrypted with the operator's passphrase, from the environment or a
+    secret file; a file others can read is refused."""
+    signer = keys.generate_signer("ecdsa-p256")
+    path = tmp_path / "key.pem"
+    monkeypatch.setenv("SCEAU_KEY_PASSPHRASE", "from env")
+    keys.save_signer(signer, path)
+    assert b"ENCRYPTED" in path.read_bytes()
+    assert _same_key(keys.load_signer(path), signer)
+    monkeypatch.delenv("SCEAU_KEY_PASSPHRASE")
+    secret = tmp_path / "passphrase"
+    secret.write_text("from env\n")
+    os.chmod(secret, 0o600)
+    monkeypatch.setenv("SCEAU_KEY_PASSPHRASE_FILE", str(secret))
+    assert _same_key(keys.load_signer(path), signer)
+    os.chmod(secret, 0o644)
+    with pytest.raises(InputError, match="readable by others"):
+        keys.load_signer(path)
+    monkeypatch.delenv("SCEAU_KEY_PASSPHRASE_FILE")
+    with pytest.raises(InputError, match="is encrypted"):
+        keys.load_signer(path)
 
 
 def test_overwrite_keeps_0600(tmp_path):

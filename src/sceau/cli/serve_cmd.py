@@ -150,6 +150,9 @@ def run(args: argparse.Namespace) -> int:
         init_instance(args.dir, url=args.url or DEFAULT_URL, dev_oidc=args.dev_oidc or None)
         print(f"initialised a new instance in {args.dir}", file=sys.stderr)
     cfg = InstanceConfig.load(args.dir)
+    from sceau.instance import check_permissions
+
+    check_permissions(cfg.dir)
     dev_oidc = True if args.dev_oidc else None
     parts = urlsplit(cfg.url)
     host = args.host or parts.hostname or "127.0.0.1"

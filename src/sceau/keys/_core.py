@@ -144,10 +144,42 @@ def generate_signer(algorithm: Algorithm | str) -> FileSigner:
     return FileSigner(ec.generate_private_key(curve))
 
 
+PASSPHRASE_ENV = "SCEAU_KEY_PASSPHRASE"  # noqa: S105 - a variable name
+PASSPHRASE_FILE_ENV = "SCEAU_KEY_PASSPHRASE_FILE"  # noqa: S105
+
+
+def key_passphrase() -> bytes | None:
+    """The passphrase that encrypts the instance's keys at rest, if the operator set one:
+    ``$SCEAU_KEY_PASSPHRASE``, or the first line of the file ``$SCEAU_KEY_PASSPHRASE_FILE``
+    (a secret mount; refused if others can read it)."""
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value:
+        return value.encode()
+    path = os.environ.get(PASSPHRASE_FILE_ENV)
+    if not path:
+        return None
+    try:
+        mode = os.stat(path).st_mode
+        with open(path, "rb") as f:
+            line = f.readline(4096).rstrip(b"\r\n")
+    except OSError as e:
+        raise InputError(f"{PASSPHRASE_FILE_ENV}: cannot read {path}: {e.strerror}") from e
+    if mode & 0o077:
+        raise InputError(
+            f"{PASSPHRASE_FILE_ENV}: {path} is readable by others (mode {mode & 0o777:o}); "
+            "chmod 600"
+        )
+    if not line:
+        raise InputError(f"{PASSPHRASE_FILE_ENV}: {path} is empty")
+    return line
+
+
 def save_signer(
     signer: FileSigner, path: str | os.PathLike[str], passphrase: bytes | None = None
 ) -> None:
-    """Write the private key as PKCS#8 PEM, mode 0600, atomically."""
+    """Write the private key as PKCS#8 PEM, mode 0600, atomically; encrypted with
+    ``passphrase``, else with :func:`key_passphrase` when the operator set one."""
+    passphrase = passphrase or key_passphrase()
     encryption: serialization.KeySerializationEncryption = (
         serialization.BestAvailableEncryption(passphrase)
         if passphrase
@@ -171,10 +203,17 @@ def load_signer(path: str | os.PathLike[str], passphrase: bytes | None = None) -
         raise InternalError(
             f"key file {p} is readable by others (mode {mode & 0o777:o}); chmod 600"
         )
+    encrypted = b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in data
+    if encrypted:
+        passphrase = passphrase or key_passphrase()
+        if not passphrase:
+            raise InputError(f"key {p} is encrypted: set {PASSPHRASE_ENV} or {PASSPHRASE_FILE_ENV}")
     try:
-        key = serialization.load_pem_private_key(data, password=passphrase)
+        key = serialization.load_pem_private_key(data, password=passphrase if encrypted else None)
     except (ValueError, TypeError) as e:
-        raise InternalError(f"cannot load key {p}: wrong passphrase or not a PEM key") from e
+        if encrypted:  # the operator's passphrase, not the instance, is wrong
+            raise InputError(f"cannot load key {p}: wrong passphrase") from e
+        raise InternalError(f"cannot load key {p}: not a PEM private key") from e
     if not isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
         raise InternalError(f"key {p} has an unsupported type {type(key).__name__}")
     return FileSigner(key)

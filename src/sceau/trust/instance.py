@@ -35,7 +35,7 @@ def publish_trust(
     files = write_trust_files(d / "trust", trusted_root, signing_config)
     targets = {name: files[name] for name in (TRUSTED_ROOT_FILE, SIGNING_CONFIG_FILE)}
     keys_dir = d / "keys"
-    if (keys_dir / key_filename("root")).exists():
+    if (keys_dir / key_filename("timestamp")).exists():  # the root key may be offline
         keys = TufKeys.load(keys_dir)
     else:
         keys = TufKeys.generate(tuf_algorithm)

@@ -50,11 +50,19 @@ class SslibSigner(_SslibSignerBase):
         raise NotImplementedError("sceau loads TUF keys through sceau.keys, not URIs")
 
 
+class RootKeyOffline(InternalError):
+    """The root key is not in ``keys/``: root metadata is signed offline."""
+
+
 @dataclass(frozen=True)
 class TufKeys:
-    """One signer per top-level role (threshold 1 each)."""
+    """One signer per top-level role, as the running instance holds them.
 
-    root: Signer
+    ``root`` is None once the operator has taken the root key offline (docs/security.md):
+    the server never needs it; a new root is made with ``sceau tuf sign-root``, which may
+    also raise the root role's threshold."""
+
+    root: Signer | None
     targets: Signer
     snapshot: Signer
     timestamp: Signer
@@ -62,7 +70,12 @@ class TufKeys:
     def for_role(self, role: str) -> Signer:
         if role not in ROLES:
             raise ValueError(f"unknown TUF role {role!r}")
-        signer: Signer = getattr(self, role)
+        signer: Signer | None = getattr(self, role)
+        if signer is None:
+            raise RootKeyOffline(
+                "the TUF root key is offline (not in keys/): sign a new root with "
+                "`sceau tuf sign-root`"
+            )
         return signer
 
     @classmethod
@@ -73,6 +86,8 @@ class TufKeys:
     def save(self, keys_dir: str | os.PathLike[str], passphrase: bytes | None = None) -> None:
         """Write ``tuf-<role>.pem`` files (PKCS#8, mode 0600, atomically)."""
         for role in ROLES:
+            if role == "root" and self.root is None:
+                continue
             signer = self.for_role(role)
             if not isinstance(signer, FileSigner):
                 raise InternalError(f"the {role} key is not a file key and cannot be saved")
@@ -80,5 +95,10 @@ class TufKeys:
 
     @classmethod
     def load(cls, keys_dir: str | os.PathLike[str], passphrase: bytes | None = None) -> TufKeys:
-        """Load the four role keys; a missing or world-readable key is an InternalError."""
-        return cls(*(load_signer(Path(keys_dir) / key_filename(r), passphrase) for r in ROLES))
+        """Load the role keys; the root key may be absent (offline). A missing online key or
+        a key others can read is an error."""
+        d = Path(keys_dir)
+        root_file = d / key_filename("root")
+        root = load_signer(root_file, passphrase) if root_file.exists() else None
+        online = (load_signer(d / key_filename(r), passphrase) for r in ROLES[1:])
+        return cls(root, *online)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -31,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from securesystemslib.signer import SSlibKey
 from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import (
     Metadata,
@@ -46,9 +48,11 @@ from tuf.api.serialization.json import JSONSerializer
 
 from sceau.durable import write_atomic
 from sceau.errors import Conflict, InputError, InternalError, NotFound
+from sceau.keys import Signer
 from sceau.trust.tuf_keys import ROLES, SslibSigner, TufKeys
 
 TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+log = logging.getLogger("sceau.tuf")
 _ROOT_FILE = re.compile(r"([1-9][0-9]{0,9})\.root\.json")
 _SERIALIZER = JSONSerializer(compact=False)
 
@@ -169,6 +173,15 @@ class TufRepository:
                 left = md.signed.expires - now
                 if left < self.expiry.lifetime(role) * self.expiry.refresh_fraction:
                     due.add(role)
+            if "root" in due and self.keys.root is None:
+                # Offline root: the ceremony (`sceau tuf sign-root`) renews it; say so.
+                due.discard("root")
+                log.warning(
+                    "TUF root v%d expires at %s and its key is offline: run "
+                    "`sceau tuf sign-root` before then",
+                    state.root.signed.version,
+                    state.root.signed.expires.isoformat(),
+                )
             if not due:
                 return []
             return self._sign_and_write(state, due)
@@ -217,6 +230,60 @@ class TufRepository:
             )
             self.keys = new_keys
             return state.root.signed.version
+
+    def sign_root(
+        self,
+        signers: Sequence[Signer],
+        *,
+        add: Sequence[object] = (),
+        remove: Sequence[str] = (),
+        threshold: int | None = None,
+    ) -> Root:
+        """The offline root ceremony: publish root version N+1 with the root role's keys
+        and threshold changed as asked (public keys ``add``, key IDs ``remove``) and its
+        expiry renewed, signed by ``signers``. They must meet the current root's threshold
+        (clients trust the new root through it) and the new root's own; if they do not,
+        nothing is written. Returns the new root."""
+        with self._locked():
+            state = self._load()
+            previous: Metadata[Root] = Metadata.from_bytes(state.root.to_bytes())
+            root = state.root.signed
+            for public_key in add:
+                root.add_key(SSlibKey.from_crypto(public_key), "root")  # type: ignore[arg-type]
+            for keyid in remove:
+                if keyid not in root.roles["root"].keyids:
+                    raise InputError(f"{keyid} is not a key of the root role")
+                root.revoke_key(keyid, "root")
+            if threshold is not None:
+                if threshold < 1:
+                    raise InputError(f"--threshold must be at least 1, got {threshold}")
+                root.roles["root"].threshold = threshold
+            role = root.roles["root"]
+            if len(role.keyids) < role.threshold:
+                raise InputError(
+                    f"the root role would have {len(role.keyids)} key(s) for a threshold "
+                    f"of {role.threshold}"
+                )
+            known = set(previous.signed.roles["root"].keyids) | set(role.keyids)
+            for signer in signers:
+                keyid = SslibSigner(signer).keyid
+                if keyid not in known:
+                    raise InputError(f"key {keyid} is not a root key of this or the new root")
+            root.version += 1
+            root.expires = self._now() + self.expiry.root
+            data = self._sign(state.root, signers)
+            for which, trusted in (("current", previous.signed), ("new", root)):
+                try:
+                    trusted.verify_delegate("root", state.root.signed_bytes, state.root.signatures)
+                except UnsignedMetadataError as e:
+                    need = trusted.roles["root"].threshold
+                    raise InputError(
+                        f"not enough root keys for the {which} root (v{trusted.version}): it "
+                        f"needs {need} signature(s) from its root keys; nothing was written"
+                    ) from e
+            self._write(f"{root.version}.root.json", data)
+            self._write("root.json", data)
+            return root
 
     # ---- internals -------------------------------------------------------------------
 

@@ -27,11 +27,13 @@ test-deps:
 
 test: $(STAMP) test-deps
 	$(BIN)/ruff check src tests bench
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m mypy
+	$(BIN)/python -m pytest -q --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/python -m mypy
 
 clean:
 	rm -rf $(VENV) .sceau .pytest_cache

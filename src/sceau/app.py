@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,7 +125,7 @@ class _Parts:
     material: Any
     routes: list[BaseRoute] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
-    background: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    background: list[Callable[[], Coroutine[Any, Any, Any]]] = field(default_factory=list)
     engine: Any = None
     ct_log: Any = None
     dev: Any = None

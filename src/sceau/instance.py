@@ -249,7 +249,7 @@ def build_trust_documents(
     def tlog(
         base: str,
         name: str,
-        key: object,
+        key: Any,
         until: dt.datetime | None,
         frm: dt.datetime,
         ed25519: bool = False,

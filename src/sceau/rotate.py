@@ -144,7 +144,8 @@ def _resign_log(
                 log_name, head.size, TreeHead(head.size, head.root_hash, note, ts), {}, [], []
             )
         )
-        return head.size
+        size: int = head.size
+        return size
     finally:
         storage.close()
 

@@ -10,6 +10,7 @@ import argparse
 import importlib
 import os
 import sys
+from typing import Any
 
 # name -> (module, one-line help). The names are the CLI contract (docs/architecture.md,
 # "Command line and instance directory").
@@ -30,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object | None]:
+def _build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, Any]:
     parser = argparse.ArgumentParser(prog="sceau", description="a self-hostable Sigstore")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = argv[0] if argv and argv[0] in COMMANDS else None

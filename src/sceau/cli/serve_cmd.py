@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
+    from sceau.config import InstanceConfig
     from sceau.services.http_server import ServerLimits
 
 
@@ -205,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve_sequenced(
-    cfg,  # type: ignore[no-untyped-def]
+    cfg: InstanceConfig,
     only: set[str],
     dev_oidc: bool | None,
     host: str,

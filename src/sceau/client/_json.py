@@ -12,6 +12,7 @@ Differential tests hold it to ``sigstore-models`` on every vector.
 from __future__ import annotations
 
 import binascii
+import builtins
 import json
 import re
 from binascii import a2b_base64
@@ -105,7 +106,7 @@ class Obj:
             raise self.fail(f"{name!r} must be a string")
         return value
 
-    def req_str(self, name: str) -> str:
+    def req_str(self, name: builtins.str) -> builtins.str:
         value = self._data.get(name)
         if type(value) is str:  # the common case, checked inline
             return value
@@ -113,13 +114,13 @@ class Obj:
         assert value is not None
         return value
 
-    def bytes(self, name: str, required: bool = True) -> bytes | None:
+    def bytes(self, name: builtins.str, required: bool = True) -> builtins.bytes | None:
         value = self.str(name, required)
         if value is None:
             return None
         return b64decode(value, f"{self._where}.{name}", self._error)
 
-    def req_bytes(self, name: str) -> bytes:
+    def req_bytes(self, name: builtins.str) -> builtins.bytes:
         value = self._data.get(name)
         if type(value) is str:  # canonical base64, decoded inline; anything else below
             try:
@@ -130,7 +131,7 @@ class Obj:
         assert value is not None
         return value
 
-    def u64(self, name: str, required: bool = True) -> int | None:
+    def u64(self, name: builtins.str, required: bool = True) -> builtins.int | None:
         value = self.raw(name, required)
         if value is None:
             return None
@@ -141,13 +142,13 @@ class Obj:
             raise self.fail(f"{name!r} is out of range")
         return n
 
-    def int(self, name: str, required: bool = True) -> int | None:
+    def int(self, name: builtins.str, required: bool = True) -> builtins.int | None:
         value = self.raw(name, required)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise self.fail(f"{name!r} must be an integer")
         return value
 
-    def list(self, name: str, required: bool = True) -> list[Any]:
+    def list(self, name: builtins.str, required: bool = True) -> builtins.list[Any]:
         value = self.raw(name, required)
         if value is None:
             return []
@@ -155,13 +156,15 @@ class Obj:
             raise self.fail(f"{name!r} must be a list")
         return value
 
-    def enum(self, name: str, allowed: frozenset[str], required: bool = True) -> str | None:
+    def enum(
+        self, name: builtins.str, allowed: frozenset[builtins.str], required: bool = True
+    ) -> builtins.str | None:
         value = self.str(name, required)
         if value is not None and value not in allowed:
             raise self.fail(f"{name!r} has an unknown value {value!r}")
         return value
 
-    def time(self, name: str, required: bool = True) -> datetime | None:
+    def time(self, name: builtins.str, required: bool = True) -> datetime | None:
         value = self.str(name, required)
         if value is None:
             return None

@@ -179,7 +179,7 @@ def request_timestamp(http: Http, url: str, signature: bytes) -> bytes:
     )
     if resp.status_code not in (200, 201):
         raise _refusal("TSA", resp)
-    der = resp.content
+    der: bytes = resp.content
     try:
         parsed = decode_timestamp_response(der)
     except ValueError:

@@ -153,7 +153,7 @@ def check_dsse(entry: TlogEntry, material: Material, envelope: DsseEnvelope) -> 
         ph = spec.get("payloadHash")
         if ph != {"algorithm": "sha256", "value": payload_hex}:
             raise LogEntryError("log entry payload hash does not match the DSSE envelope")
-        want = [
+        want: list[dict[str, Any]] = [
             {"signature": _b64(s), "verifier": _b64(material.pem)} for s, _ in envelope.signatures
         ]
         if spec.get("signatures") != want:
@@ -214,7 +214,7 @@ def _pem_der(value: Any) -> bytes | None:
 def _same(actual: Any, expected: Any) -> bool:
     """Equal as protobuf-JSON values: canonical text first (the usual case), then with
     base64 fields compared decoded (padding or alphabet variants)."""
-    return actual == expected or _normal(actual) == _normal(expected)
+    return bool(actual == expected or _normal(actual) == _normal(expected))
 
 
 def _normal(value: Any) -> Any:

@@ -103,7 +103,8 @@ class FileKey:
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-        return self.private_key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+        signature: bytes = self.private_key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+        return signature
 
     def sign_message(self, message: bytes) -> bytes:
         return self.sign_digest(hashlib.sha256(message).digest())
@@ -191,7 +192,7 @@ class Pkcs11Key:
             self._session = token.open(user_pin=pin)
             self._key = self._session.get_key(object_class=ObjectClass.PRIVATE_KEY, **query)
             public = self._session.get_key(object_class=ObjectClass.PUBLIC_KEY, **query)
-            der = encode_ec_public_key(public)
+            der = encode_ec_public_key(public)  # type: ignore[arg-type]
         except SigningKeyError:
             raise
         except (pkcs11.PKCS11Error, RuntimeError, OSError) as e:
@@ -210,7 +211,7 @@ class Pkcs11Key:
         from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
         from pkcs11 import Mechanism
 
-        raw = self._key.sign(digest, mechanism=Mechanism.ECDSA)  # r ‖ s, 32 bytes each
+        raw = self._key.sign(digest, mechanism=Mechanism.ECDSA)  # type: ignore[attr-defined]  # r ‖ s
         half = len(raw) // 2
         return encode_dss_signature(
             int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")

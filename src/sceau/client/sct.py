@@ -63,10 +63,10 @@ def signed_struct(
 
     if sct.entry_type != LogEntryType.PRE_CERTIFICATE:
         raise SCTError("SCT: embedded SCT is not for a precertificate")
-    tbs = cert.tbs_precertificate_bytes
+    tbs: bytes = cert.tbs_precertificate_bytes
     if len(tbs) >= 1 << 24:
         raise SCTError("SCT: certificate too large")
-    ext = sct.extension_bytes
+    ext: bytes = sct.extension_bytes
     if when is None:
         when = sct.timestamp.replace(tzinfo=UTC)
     millis = int(when.timestamp() * 1000)

@@ -365,10 +365,11 @@ class SigningContext:
     ) -> SigningContext:
         """From a ClientTrustConfig (``trust_config.json``): bytes, or a path."""
         if isinstance(data, Path):
+            path = data
             try:
-                data = data.read_bytes()
+                data = path.read_bytes()
             except OSError as e:
-                raise InputError(f"cannot read trust config {data}: {e.strerror}") from None
+                raise InputError(f"cannot read trust config {path}: {e.strerror}") from None
         return cls(
             SigningConfig.from_trust_config(data),
             TrustedRoot.from_trust_config(data),

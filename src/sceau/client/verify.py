@@ -48,8 +48,9 @@ from sceau.client.hashing import Digest, hash_file
 from sceau.client.policy import PublicKey, VerificationPolicy, cert_identities, cert_issuer
 from sceau.client.sct import verify_sct
 from sceau.client.timestamps import VerifiedTime, verify_timestamps
-from sceau.client.tlog import REKOR_V1_KINDS, LogVerification, Witness, verify_entry
+from sceau.client.tlog import REKOR_V1_KINDS, LogVerification, verify_entry
 from sceau.client.trust import TrustedRoot
+from sceau.client.witness import Witness
 from sceau.keys import Verifier as KeyVerifier
 
 VERIFIED_TIME_THRESHOLD = 1
@@ -398,6 +399,7 @@ def _check_leaf_profile(cert: Any) -> None:
     for oid, value in ((ExtensionOID.KEY_USAGE, ku), (ExtensionOID.EXTENDED_KEY_USAGE, eku)):
         if value is None:
             raise CertificateError(f"signing certificate lacks {oid._name}")
+    assert ku is not None and eku is not None
     if not ku.digital_signature:
         raise CertificateError("signing certificate key usage lacks digitalSignature")
     if ExtendedKeyUsageOID.CODE_SIGNING not in eku:

@@ -43,9 +43,10 @@ class Algorithm(enum.Enum):
 
 def spki_der(public_key: object) -> bytes:
     """DER SubjectPublicKeyInfo of a public key (the input of every Sigstore key ID)."""
-    return public_key.public_bytes(  # type: ignore[attr-defined]
+    der: bytes = public_key.public_bytes(  # type: ignore[attr-defined]
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+    return der
 
 
 @runtime_checkable

@@ -25,9 +25,10 @@ import dataclasses
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sceau.errors import InputError, InternalError, NotFound, Overloaded
 from sceau.log.integrate import (
@@ -46,6 +47,8 @@ from sceau.log.storage import BatchWrite, DuplicateLeaves, Storage, TreeHead
 from sceau.merkle import leaf_hash, verify_inclusion
 from sceau.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, fold_complete, tile_width_at
 from sceau.note import Checkpoint, NoteError, NoteSigner, open_checkpoint, sign_note
+
+_T = TypeVar("_T")
 
 log = logging.getLogger("sceau.log")
 _MASK = TILE_WIDTH - 1
@@ -199,8 +202,8 @@ class Log:
         entries = split_bundle(data)
         first = idx << TILE_HEIGHT
         tile0 = edge.tiles[0][1]
-        for i, e in enumerate(entries):
-            if leaf_hash(e) != tile0[(first + i) & (TILE_WIDTH - 1)]:
+        for i, entry in enumerate(entries):
+            if leaf_hash(entry) != tile0[(first + i) & (TILE_WIDTH - 1)]:
                 raise InternalError(f"{what}: entry {first + i} does not match its leaf hash")
         if self.engine.verify_entries:
             self._check_leaf_index(first, tile0[: len(entries)], what)
@@ -497,7 +500,7 @@ class Log:
         own = self._head.size if self._head else 0
         return max(own, self._seen.size) if self._seen else own
 
-    async def _read(self, fn, *args):  # type: ignore[no-untyped-def]
+    async def _read(self, fn: Callable[..., _T], *args: Any) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self.engine._readers, fn, *args)
 
     def _read_tile_sync(self, key: TileKey, width: int) -> bytes:

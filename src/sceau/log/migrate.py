@@ -109,7 +109,9 @@ def migrate_sqlite_to_postgres(
                             "INSERT INTO logs(name, origin, size, root, note, timestamp_ms)"
                             " VALUES (%s,%s,%s,%s,%s,%s) RETURNING id",
                             (name, origin, size, bytes(root), note, ts),
-                        ).fetchone()[0]
+                        ).fetchone()
+                        assert new_id is not None  # RETURNING always yields the row
+                        new_id = new_id[0]
                         for table, cols in TABLES.items():
                             rows[table] = _copy_table(src, w, table, cols, log_id, new_id)
                 except psycopg.Error as e:
@@ -155,7 +157,8 @@ def _verify(src, target, old_id: int, name: str, root: bytes, size: int) -> None
         data = target.read_tiles(name, [key]).get(key)
         if data is None:
             raise InternalError(f"log {name!r}: tile {key[0]}/{key[1]} is missing in the copy")
-        return data
+        tile: bytes = data
+        return tile
 
     if size:
         edge = TreeEdge.load(size, load)

@@ -295,12 +295,12 @@ class PostgresStorage:
         """
         if self._lease is not None and self._lease_thread == threading.get_ident():
             try:
-                return self._writer_conn().execute(query, params).fetchall()  # type: ignore[arg-type]
+                return self._writer_conn().execute(query, params).fetchall()
             except psycopg.Error as e:
                 raise InternalError(f"PostgreSQL read failed: {e}") from e
         if replica and self.read_dsn is not None and time.monotonic() >= self._replica_off_until:
             try:
-                return self._reader(True).execute(query, params).fetchall()  # type: ignore[arg-type]
+                return self._reader(True).execute(query, params).fetchall()
             except (psycopg.Error, InternalError) as e:
                 # The replica is an optimisation: down, or behind the schema -> the primary
                 # (and leave the replica alone for a few seconds).
@@ -309,7 +309,7 @@ class PostgresStorage:
         for attempt in (0, 1):
             conn = self._reader()
             try:
-                return conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+                return conn.execute(query, params).fetchall()
             except (psycopg.OperationalError, psycopg.InterfaceError) as e:
                 if not (conn.closed or conn.broken) or attempt:
                     raise InternalError(f"PostgreSQL read failed: {e}") from e
@@ -326,7 +326,7 @@ class PostgresStorage:
                 )
             for stmt in SCHEMA.split(";"):
                 if stmt.strip():
-                    w.execute(stmt)  # type: ignore[arg-type]
+                    w.execute(stmt)
 
     def _tables_exist(self, w: psycopg.Connection[Any]) -> bool:
         row = w.execute("SELECT to_regclass('logs') IS NOT NULL").fetchone()

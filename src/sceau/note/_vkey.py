@@ -60,7 +60,7 @@ def parse_vkey(vkey: str) -> NoteVerifier:
             verifier = CosignatureVerifier(name, pub)
     elif sig_type == ECDSA:
         try:
-            pub = load_der_public_key(material)
+            pub = load_der_public_key(material)  # type: ignore[assignment]
         except (ValueError, TypeError) as e:
             raise NoteError("vkey ECDSA key is not a DER public key") from e
         verifier = NoteVerifier(name, pub)

@@ -69,7 +69,8 @@ async def _read(reader: asyncio.StreamReader) -> dict[str, Any]:
     (n,) = FRAME.unpack(await reader.readexactly(FRAME.size))
     if n > MAX_FRAME:
         raise InternalError(f"RPC frame of {n} bytes")
-    return json.loads(await reader.readexactly(n))
+    message: dict[str, Any] = json.loads(await reader.readexactly(n))
+    return message
 
 
 def _checkpoint_out(cp: Any) -> list[Any]:
@@ -335,7 +336,8 @@ class RemoteLog:
         return _u(await self.client.call(self.name, "read_tile", level, index, width))
 
     async def find_leaf(self, leaf_hash: bytes) -> int | None:
-        return await self.client.call(self.name, "find_leaf", _b(leaf_hash))
+        found: int | None = await self.client.call(self.name, "find_leaf", _b(leaf_hash))
+        return found
 
     async def lookup(self, key: str, limit: int = 1000) -> list[int]:
         return list(await self.client.call(self.name, "lookup", key, limit))

@@ -88,7 +88,8 @@ def _configuration(
         return configuration
     issuers = getattr(verifier, "issuers", None)
     if issuers is not None and hasattr(issuers, "configuration_json"):
-        return issuers.configuration_json()
+        body: dict[str, Any] = issuers.configuration_json()
+        return body
     return {"issuers": []}
 
 

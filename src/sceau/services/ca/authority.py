@@ -48,9 +48,10 @@ class CAChain:
 
 
 def spki(public_key: object) -> bytes:
-    return public_key.public_bytes(  # type: ignore[attr-defined]
+    der: bytes = public_key.public_bytes(  # type: ignore[attr-defined]
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+    return der
 
 
 def signing_key(signer: Signer) -> ec.EllipticCurvePrivateKey:
@@ -61,7 +62,7 @@ def signing_key(signer: Signer) -> ec.EllipticCurvePrivateKey:
     return key
 
 
-def signature_hash(key: ec.EllipticCurvePrivateKey) -> hashes.HashAlgorithm:
+def signature_hash(key: ec.EllipticCurvePrivateKey) -> hashes.SHA256 | hashes.SHA384:
     """ECDSA with the curve's hash, as Go's x509 picks it (P-384 → SHA-384)."""
     return hashes.SHA384() if isinstance(key.curve, ec.SECP384R1) else hashes.SHA256()
 

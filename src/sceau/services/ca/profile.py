@@ -88,7 +88,9 @@ class LeafTemplate:
     not_after: dt.datetime
 
     @classmethod
-    def new(cls, principal: Principal, public_key: object, now: dt.datetime | None = None):
+    def new(
+        cls, principal: Principal, public_key: object, now: dt.datetime | None = None
+    ) -> LeafTemplate:
         start = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
         return cls(
             principal=principal,

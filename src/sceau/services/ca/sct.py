@@ -29,9 +29,10 @@ from sceau.services.ct.rfc6962 import (
 
 
 def spki_der(key: object) -> bytes:
-    return key.public_bytes(  # type: ignore[attr-defined]
+    der: bytes = key.public_bytes(  # type: ignore[attr-defined]
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+    return der
 
 
 def embedded_scts(cert: x509.Certificate) -> list[SCT]:

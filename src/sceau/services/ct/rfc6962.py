@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import enum
 import hashlib
 import struct
@@ -72,7 +73,7 @@ class Reader:
     def int(self, n: int) -> int:
         return int.from_bytes(self.take(n), "big")
 
-    def vec(self, length_bytes: int) -> bytes:
+    def vec(self, length_bytes: builtins.int) -> bytes:
         return self.take(self.int(length_bytes))
 
     def done(self) -> bool:

@@ -63,7 +63,7 @@ class DevIssuer:
     def _public_jwk(self) -> dict[str, Any]:
         pub = self.signer.public_key()
         algo = OKPAlgorithm if self.signer.algorithm is Algorithm.ED25519 else ECAlgorithm
-        jwk: dict[str, Any] = algo.to_jwk(pub, as_dict=True)  # type: ignore[arg-type]
+        jwk: dict[str, Any] = algo.to_jwk(pub, as_dict=True)  # type: ignore[call-overload]
         # RFC 7638 thumbprint: SHA-256 over the required members, sorted, no spaces.
         required = {k: jwk[k] for k in ("crv", "kty", "x", "y") if k in jwk}
         canonical = json.dumps(required, sort_keys=True, separators=(",", ":")).encode()
@@ -99,7 +99,7 @@ class DevIssuer:
         try:
             return jwt.encode(
                 full,
-                self.signer.private_key,  # type: ignore[arg-type]
+                self.signer.private_key,
                 algorithm=self.algorithm,
                 headers={"kid": self.kid, "typ": "JWT"},
             )

@@ -109,7 +109,8 @@ class V1Api:
         tree, uuid = m.groups()
         if tree is not None and int(tree, 16) != self.ident.tree_id:
             return None
-        return await self.log.find_leaf(bytes.fromhex(uuid))
+        found: int | None = await self.log.find_leaf(bytes.fromhex(uuid))
+        return found
 
     async def get_by_id(self, request: Request) -> Response:
         index = await self._index_of(request.path_params["entry_id"], "entryUUID")
@@ -153,7 +154,8 @@ class V1Api:
         if not isinstance(item, dict):
             raise Unprocessable(f"{where}: must be a proposed entry object")
         entry = from_v1_request(item, self.limits)
-        return await self.log.find_leaf(merkle.leaf_hash(entry.body))
+        found: int | None = await self.log.find_leaf(merkle.leaf_hash(entry.body))
+        return found
 
     async def search(self, request: Request) -> Response:
         query = await parse_query(await read_json(request, self.limits.v1_body), self.fetch_key)

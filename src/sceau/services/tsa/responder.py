@@ -315,7 +315,8 @@ class TimestampAuthority:
                 },
             }
         )
-        return response.dump()
+        der: bytes = response.dump()
+        return der
 
     def _tst_info(
         self, request: TimestampRequest, policy: str, gen_time: dt.datetime

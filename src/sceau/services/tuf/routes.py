@@ -15,6 +15,7 @@ import asyncio
 import errno
 import os
 import re
+import stat
 from pathlib import Path
 
 from starlette.requests import Request
@@ -81,7 +82,7 @@ def _read_regular_file(path: Path) -> bytes:
     """Read ``path`` unless it is a symlink or not a regular file."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with os.fdopen(fd, "rb") as f:
-        if not os.path.stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
             raise IsADirectoryError(str(path))
         return f.read()
 

@@ -13,6 +13,13 @@
    and new ones with the new key.
 
 A running ``sceau serve`` keeps the keys it loaded: restart it after rotating.
+
+Crash safety: the new key and certificates are first staged beside the current ones
+(``*.next``) and described in ``keys/rotation.json``; the commit point is step 3 for a log
+(its head now verifies only with the new key) or the new key's rename into place for the
+CA and TSA. :func:`recover_rotation`, run by ``serve`` and ``rotate`` before anything else,
+finishes a rotation past its commit point and undoes one before it, so a crash at any
+point leaves an instance that starts (``tests/e2e/test_rotate.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -33,6 +41,7 @@ from sceau.errors import InputError, InternalError
 from sceau.keys import FileSigner, generate_signer, load_signer, save_signer
 
 RETIRED_FILE = "retired.json"
+JOURNAL = "rotation.json"  # in keys/: a rotation under way (see recover_rotation)
 # Old and new windows overlap by this much: RFC 3161 genTime and SETs are whole seconds,
 # so a signature made in the second of the rotation must verify under either key.
 OVERLAP = dt.timedelta(seconds=2)
@@ -152,10 +161,11 @@ def _resign_log(
 
 def rotate(cfg: InstanceConfig, name: str) -> str:
     """Rotate key ``name``; returns a one-line summary."""
-    from sceau.instance import KEY_FILES, Material, publish_instance_trust, valid_from
+    from sceau.instance import KEY_FILES, Material, valid_from
 
     if name not in ROTATABLE:
         raise InputError(f"cannot rotate {name!r}; choose one of {', '.join(ROTATABLE)}")
+    recover_rotation(cfg)
     m = Material.load(cfg)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
@@ -174,9 +184,7 @@ def rotate(cfg: InstanceConfig, name: str) -> str:
     summary = ""
 
     if name in log_note_names(cfg):
-        log_name, key_name = log_note_names(cfg)[name]
-        size = _resign_log(cfg, log_name, key_name, old, new)
-        summary = f"log {log_name} continues at size {size} under the new key"
+        pass  # the stored head is re-signed below, at the commit point
     elif name == "tsa":
         from sceau.services.tsa import make_tsa_chain
 
@@ -201,15 +209,116 @@ def rotate(cfg: InstanceConfig, name: str) -> str:
         new_certs = {"ca-intermediate.pem": _pem(cert)}
         summary = "new CA intermediate issued under the same root"
 
-    # Commit order: keep the old key, record it, then replace; a crash before the
-    # replacement leaves the instance on its old key with a harmless extra record.
+    # Stage everything beside the current files, then the journal that names it all.
     old_key_path = retired_dir / f"{name}-{stamp}.pem"
     save_signer(old, old_key_path)
-    retired = [*load_retired(cfg), Retired(name, old_key_path, tuple(retired_certs), since, until)]
-    _save_retired(cfg, retired)
+    save_signer(new, _staged(cfg.keys_dir / f"{name}.pem"))
     for file, data in new_certs.items():
-        write_atomic(cfg.dir / "certs" / file, data, 0o644)
-    save_signer(new, cfg.keys_dir / f"{name}.pem")
-    os.chmod(cfg.keys_dir / f"{name}.pem", 0o600)
-    publish_instance_trust(cfg)
+        write_atomic(_staged(cfg.dir / "certs" / file), data, 0o644)
+    log = log_note_names(cfg).get(name)
+    journal = {
+        "name": name,
+        "old_key": str(old_key_path.relative_to(cfg.dir)),
+        "old_certs": [str(c.relative_to(cfg.dir)) for c in retired_certs],
+        "new_certs": sorted(new_certs),
+        "valid_from": since.isoformat(),
+        "valid_until": until.isoformat(),
+        "log": list(log) if log else None,
+    }
+    write_atomic(cfg.keys_dir / JOURNAL, json.dumps(journal, indent=2).encode(), 0o600)
+    _step("staged")
+    if log is not None:  # the commit point of a log rotation
+        size = _resign_log(cfg, log[0], log[1], old, new)
+        summary = f"log {log[0]} continues at size {size} under the new key"
+        _step("resigned")
+    _finish(cfg, journal)
     return f"rotated {name}: {summary}; trust files republished (restart `sceau serve`)"
+
+
+def _staged(path: Path) -> Path:
+    return path.with_name(path.name + ".next")
+
+
+def _step(name: str) -> None:
+    """A named point between two durable writes of a rotation (crash tests stop here)."""
+
+
+def _finish(cfg: InstanceConfig, journal: dict[str, Any]) -> None:
+    """Past the commit point: put the staged files in place, record the retired key and
+    publish. Every step is idempotent, so recovery can run it again from the start."""
+    from sceau.instance import publish_instance_trust
+
+    name = journal["name"]
+    key = cfg.keys_dir / f"{name}.pem"
+    if _staged(key).exists():  # the commit point of a CA or TSA rotation
+        os.replace(_staged(key), key)
+    _step("key")
+    for file in journal["new_certs"]:
+        cert = cfg.dir / "certs" / file
+        if _staged(cert).exists():
+            os.replace(_staged(cert), cert)
+    _step("certs")
+    old_key = cfg.dir / journal["old_key"]
+    retired = load_retired(cfg)
+    if all(r.key != old_key for r in retired):
+        record = Retired(
+            name,
+            old_key,
+            tuple(cfg.dir / c for c in journal["old_certs"]),
+            dt.datetime.fromisoformat(journal["valid_from"]),
+            dt.datetime.fromisoformat(journal["valid_until"]),
+        )
+        _save_retired(cfg, [*retired, record])
+    _step("recorded")
+    publish_instance_trust(cfg)
+    _step("published")
+    (cfg.keys_dir / JOURNAL).unlink()
+
+
+def recover_rotation(cfg: InstanceConfig) -> str | None:
+    """Finish or undo a rotation a crash interrupted (``sceau serve`` and ``sceau rotate``
+    call this first); returns what was done, or None if no rotation was under way.
+
+    The commit point is the stored log head re-signed with the new key (log rotations) or
+    the new key file renamed into place (CA, TSA). Before it, the staged files go and the
+    instance keeps its old key; after it, the rotation is completed."""
+    path = cfg.keys_dir / JOURNAL
+    if not path.exists():
+        return None
+    try:
+        journal = json.loads(path.read_text())
+        name = journal["name"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise InternalError(f"{path} is damaged: {e}; restore keys/ from a backup") from e
+    staged = _staged(cfg.keys_dir / f"{name}.pem")
+    committed = not staged.exists()
+    if not committed and journal.get("log"):
+        committed = _head_signed_by(cfg, journal["log"], load_signer(staged))
+    if committed:
+        _finish(cfg, journal)
+        return f"completed the interrupted rotation of {name}"
+    staged.unlink()
+    for file in journal["new_certs"]:
+        _staged(cfg.dir / "certs" / file).unlink(missing_ok=True)
+    for rel in [journal["old_key"], *journal["old_certs"]]:
+        (cfg.dir / rel).unlink(missing_ok=True)
+    path.unlink()
+    return f"undid the interrupted rotation of {name}"
+
+
+def _head_signed_by(cfg: InstanceConfig, log: list[str], key: FileSigner) -> bool:
+    from sceau.app import open_storage
+    from sceau.note import NoteError, note_signer, open_checkpoint
+
+    storage = open_storage(cfg)
+    try:
+        head = storage.load_head(log[0])
+    finally:
+        storage.close()
+    if head is None or head.size == 0:
+        return False
+    try:
+        open_checkpoint(head.note, [note_signer(log[1], key).verifier()])
+    except NoteError:
+        return False
+    return True

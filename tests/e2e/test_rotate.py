@@ -116,3 +116,64 @@ def test_rotate_refuses_unknown_names_and_the_cli_says_why(tmp_path, capsys):
         rotate(cfg, "ca-root")
     assert main(["rotate", "dev-oidc", "--dir", str(cfg.dir)]) == 1
     assert "cannot rotate" in capsys.readouterr().err
+
+
+class _Crash(Exception):
+    """Stands for the process dying at a rotation step: nothing after it runs."""
+
+
+@pytest.mark.server
+@pytest.mark.parametrize(
+    ("name", "step", "committed"),
+    [
+        ("rekor-v1", "staged", False),
+        ("rekor-v1", "resigned", True),
+        ("rekor-v1", "key", True),
+        ("rekor-v1", "recorded", True),
+        ("rekor-v1", "published", True),
+        ("ca-intermediate", "staged", False),
+        ("ca-intermediate", "key", True),
+        ("ca-intermediate", "certs", True),
+        ("ca-intermediate", "published", True),
+    ],
+)
+def test_a_crash_at_any_step_of_a_rotation_leaves_an_instance_that_starts(
+    tmp_path, monkeypatch, name: str, step: str, committed: bool
+) -> None:
+    """Stop ``rotate`` between any two of its durable writes; ``sceau serve`` then starts
+    (finishing the rotation if it passed its commit point, undoing it otherwise), the logs
+    verify with the keys in place, and the next rotation works."""
+    import sceau.rotate as rotation
+    from tests.instance import stop, wait_healthy
+
+    cfg = init_instance(tmp_path / "inst", url=f"http://127.0.0.1:{free_port()}")
+    key_file = cfg.keys_dir / f"{name}.pem"
+    before = key_file.read_bytes()
+
+    def crash_at(at: str) -> None:
+        if at == step:
+            raise _Crash(at)
+
+    monkeypatch.setattr(rotation, "_step", crash_at)
+    with pytest.raises(_Crash):
+        rotate(cfg, name)
+    monkeypatch.undo()
+
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "sceau", "serve", "--dir", str(cfg.dir), "--log-level",
+             "warning"], stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        wait_healthy(cfg.url, server, log)
+    finally:
+        stop(server)
+    said = log.read_text()
+    assert ("completed" if committed else "undid") + " the interrupted rotation" in said, said
+    assert not (cfg.keys_dir / "rotation.json").exists()
+    assert not list(cfg.dir.rglob("*.next"))
+    assert (key_file.read_bytes() != before) is committed
+    assert any(r.name == name for r in load_retired(cfg)) is committed
+    assert main(["check", "--dir", str(cfg.dir)]) == 0
+    assert rotate(cfg, name).startswith(f"rotated {name}")

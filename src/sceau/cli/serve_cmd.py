@@ -152,8 +152,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"initialised a new instance in {args.dir}", file=sys.stderr)
     cfg = InstanceConfig.load(args.dir)
     from sceau.instance import check_permissions
+    from sceau.rotate import recover_rotation
 
     check_permissions(cfg.dir)
+    recovered = recover_rotation(cfg)  # a `sceau rotate` that a crash interrupted
+    if recovered:
+        print(f"warning: {recovered}", file=sys.stderr)
     dev_oidc = True if args.dev_oidc else None
     parts = urlsplit(cfg.url)
     host = args.host or parts.hostname or "127.0.0.1"

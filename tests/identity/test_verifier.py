@@ -344,13 +344,14 @@ def test_unknown_kid_after_interval_refetches_again() -> None:
         issuers = IssuerSet.from_config({"oidc-issuers": {provider.url("i"): {"type": "email"}}})
 
         async def go() -> None:
-            verifier = TokenVerifier(issuers, refetch_interval=0.2)
+            now = [1000.0]
+            verifier = TokenVerifier(issuers, refetch_interval=0.2, clock=lambda: now[0])
             try:
                 await verifier.verify(provider.mint("i", EMAIL, key=first))
                 provider.keys = [second]
                 await verifier.verify(provider.mint("i", EMAIL, key=second))
                 provider.keys = [third]
-                time.sleep(0.25)
+                now[0] += 0.25  # past the refetch interval, on the verifier's clock
                 await verifier.verify(provider.mint("i", EMAIL, key=third))
                 assert provider.fetches["i/jwks"] == 3
             finally:

@@ -155,13 +155,17 @@ def test_the_sequencer_lease_is_held_by_one_storage_at_a_time(pg_dsn, schema):
     ta.start()
     tb.start()
     a_has_it.wait(5)
-    time.sleep(0.3)
-    holders = _sql(
-        pg_dsn,
-        schema,
-        "SELECT a.application_name, l.granted FROM pg_locks l JOIN pg_stat_activity a"
-        " ON a.pid = l.pid WHERE l.locktype = 'advisory' ORDER BY l.granted DESC",
-    )
+    deadline = time.monotonic() + 10
+    while True:  # until b is queued behind a (PostgreSQL shows the wait in pg_locks)
+        holders = _sql(
+            pg_dsn,
+            schema,
+            "SELECT a.application_name, l.granted FROM pg_locks l JOIN pg_stat_activity a"
+            " ON a.pid = l.pid WHERE l.locktype = 'advisory' ORDER BY l.granted DESC",
+        )
+        if len(holders) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
     other = PostgresStorage(pg_dsn, schema=schema + "_other")  # another log namespace
     with other.sequencer_lease("main"):  # a different key: not blocked
         pass

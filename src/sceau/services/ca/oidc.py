@@ -21,7 +21,8 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -58,13 +59,17 @@ class TokenVerifier:
         refetch_interval: float = 30.0,
         algorithms: Iterable[str] = ALLOWED_ALGORITHMS,
         pinned_keys: Mapping[str, list[dict[str, Any]]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``pinned_keys`` maps issuer URL → JWKs known in-process (e.g. the dev issuer's
-        ``jwks()["keys"]`` when it runs in the same server): used as is, never fetched."""
+        ``jwks()["keys"]`` when it runs in the same server): used as is, never fetched.
+        ``clock`` times the JWKS cache (tests move it instead of sleeping)."""
         self.issuers = issuers
         self._own_http = http is None
         self._http = http or httpx.AsyncClient(timeout=10.0, follow_redirects=False)
-        self._keys = KeyCache(self._http, ttl=jwks_ttl, refetch_interval=refetch_interval)
+        self._keys = KeyCache(
+            self._http, ttl=jwks_ttl, refetch_interval=refetch_interval, clock=clock
+        )
         for issuer_url, keys in (pinned_keys or {}).items():
             self._keys.pin(issuer_url, keys)
         self._leeway = leeway

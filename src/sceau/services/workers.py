@@ -32,11 +32,14 @@ import signal
 import socket
 import struct
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sceau import errors
 from sceau.errors import InternalError, Overloaded, SceauError
+from sceau.log.api import LogAPI, api_methods
+from sceau.log.engine import SignedCheckpoint
 from sceau.services._http import tune_gc_for_serving
 from sceau.services.http_server import (
     ServerLimits,
@@ -109,6 +112,72 @@ def _error_in(err: dict[str, Any]) -> SceauError:
     return cls(err["message"])
 
 
+def _identity(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Codec:
+    """How one :class:`~sceau.log.api.LogAPI` call crosses the socket: its arguments (worker
+    → JSON → sequencer) and its result (sequencer → JSON → worker)."""
+
+    args_out: Callable[[tuple[Any, ...]], list[Any]] = list
+    args_in: Callable[[list[Any]], tuple[Any, ...]] = tuple
+    result_out: Callable[[Any], Any] = _identity
+    result_in: Callable[[Any], Any] = _identity
+
+
+def _hashes_out(hashes: list[bytes]) -> list[str]:
+    return [_b(h) for h in hashes]
+
+
+def _hashes_in(hashes: list[str]) -> list[bytes]:
+    return [_u(h) for h in hashes]
+
+
+def _append_result_out(r: Any) -> Any:
+    if isinstance(r, BaseException):
+        return {"err": _error_out(r)}
+    proof = [_b(p) for p in r.proof]
+    return [r.index, _b(r.leaf_hash), proof, _checkpoint_out(r.checkpoint), r.timestamp_ms,
+            r.duplicate]  # fmt: skip
+
+
+def _append_result_in(r: Any) -> Any:
+    from sceau.log import AppendResult
+
+    if isinstance(r, dict):
+        return _error_in(r["err"])
+    return AppendResult(r[0], _u(r[1]), [_u(p) for p in r[2]], _checkpoint_in(r[3]), r[4], r[5])
+
+
+# The RPC table: one entry per LogAPI method (checked below). "append" carries a batch of
+# (entry, keys) pairs and a result (or an error) per pair.
+RPC: dict[str, Codec] = {
+    "append": Codec(
+        args_out=lambda batch: [[_b(e), list(k)] for e, k in batch],
+        args_in=lambda pairs: tuple((_u(e), k) for e, k in pairs),
+        result_out=lambda results: [_append_result_out(r) for r in results],
+        result_in=lambda results: [_append_result_in(r) for r in results],
+    ),
+    "latest": Codec(result_out=_checkpoint_out, result_in=_checkpoint_in),
+    "get_entry": Codec(result_out=_b, result_in=_u),
+    "entry_time": Codec(result_in=int),
+    "inclusion_proof": Codec(result_out=_hashes_out, result_in=_hashes_in),
+    "consistency_proof": Codec(result_out=_hashes_out, result_in=_hashes_in),
+    "root_at": Codec(result_out=_b, result_in=_u),
+    "get_entries": Codec(result_out=_hashes_out, result_in=_hashes_in),
+    "read_tile": Codec(result_out=_b, result_in=_u),
+    "find_leaf": Codec(args_out=lambda a: [_b(a[0])], args_in=lambda a: (_u(a[0]),)),
+    "lookup": Codec(result_in=list),
+    "read_path": Codec(
+        result_out=lambda r: [_b(r[0]), r[1], r[2]], result_in=lambda r: (_u(r[0]), r[1], r[2])
+    ),
+}
+if set(RPC) != set(api_methods()):  # a LogAPI method without a codec, or a stale codec
+    raise ImportError(f"worker RPC table out of step with LogAPI: {set(RPC) ^ set(api_methods())}")
+
+
 # -- the sequencer side -----------------------------------------------------------------------
 
 
@@ -159,44 +228,17 @@ class SequencerRPC:
 
     async def _dispatch(self, msg: dict[str, Any]) -> Any:
         lg = self.engine.log(msg["log"])
-        op, args = msg["op"], msg.get("args", [])
-        if op == "append":
+        op, raw = msg["op"], msg.get("args", [])
+        codec = RPC.get(op)
+        if codec is None:
+            raise InternalError(f"unknown RPC {op!r}")
+        args = codec.args_in(raw)
+        if op == "append":  # a batch: each entry succeeds or fails on its own
             results = await asyncio.gather(
-                *[lg.append(_u(e), keys=k) for e, k in args], return_exceptions=True
+                *[lg.append(e, keys=k) for e, k in args], return_exceptions=True
             )
-            return [
-                {"err": _error_out(r)}
-                if isinstance(r, BaseException)
-                else [
-                    r.index,
-                    _b(r.leaf_hash),
-                    [_b(p) for p in r.proof],
-                    _checkpoint_out(r.checkpoint),
-                    r.timestamp_ms,
-                    r.duplicate,
-                ]
-                for r in results
-            ]
-        if op == "latest":
-            return _checkpoint_out(await lg.latest())
-        if op in ("get_entry",):
-            return _b(await lg.get_entry(*args))
-        if op in ("inclusion_proof", "consistency_proof"):
-            return [_b(h) for h in await getattr(lg, op)(*args)]
-        if op == "root_at":
-            return _b(await lg.root_at(*args))
-        if op == "get_entries":
-            return [_b(e) for e in await lg.get_entries(*args)]
-        if op == "read_tile":
-            return _b(await lg.read_tile(*args))
-        if op == "find_leaf":
-            return await lg.find_leaf(_u(args[0]))
-        if op in ("entry_time", "lookup"):
-            return await getattr(lg, op)(*args)
-        if op == "read_path":
-            data, ctype, cache = await lg.read_path(*args)
-            return [_b(data), ctype, cache]
-        raise InternalError(f"unknown RPC {op!r}")
+            return codec.result_out(results)
+        return codec.result_out(await getattr(lg, op)(*args))
 
 
 # -- the worker side --------------------------------------------------------------------------
@@ -286,12 +328,8 @@ class RemoteLog:
         task.add_done_callback(self._sending.discard)
 
     async def _send(self, batch: list[tuple[bytes, Sequence[str], asyncio.Future[Any]]]) -> None:
-        from sceau.log import AppendResult
-
         try:
-            results = await self.client.call(
-                self.name, "append", *[[_b(e), list(k)] for e, k, _ in batch]
-            )
+            results = await self._call("append", *[(e, k) for e, k, _ in batch])
         except SceauError as e:
             for _, _, fut in batch:
                 if not fut.done():
@@ -300,51 +338,58 @@ class RemoteLog:
         for (_, _, fut), r in zip(batch, results, strict=True):
             if fut.done():
                 continue
-            if isinstance(r, dict):
-                fut.set_exception(_error_in(r["err"]))
+            if isinstance(r, SceauError):
+                fut.set_exception(r)
             else:
-                fut.set_result(
-                    AppendResult(
-                        r[0], _u(r[1]), [_u(p) for p in r[2]], _checkpoint_in(r[3]), r[4], r[5]
-                    )
-                )
+                fut.set_result(r)
 
-    async def latest(self) -> Any:
-        return _checkpoint_in(await self.client.call(self.name, "latest"))
+    async def _call(self, op: str, *args: Any) -> Any:
+        codec = RPC[op]
+        return codec.result_in(await self.client.call(self.name, op, *codec.args_out(args)))
+
+    async def latest(self) -> SignedCheckpoint:
+        checkpoint: SignedCheckpoint = await self._call("latest")
+        return checkpoint
 
     async def get_entry(self, index: int) -> bytes:
-        return _u(await self.client.call(self.name, "get_entry", index))
+        entry: bytes = await self._call("get_entry", index)
+        return entry
 
     async def entry_time(self, index: int) -> int:
-        return int(await self.client.call(self.name, "entry_time", index))
+        ms: int = await self._call("entry_time", index)
+        return ms
 
     async def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        return [_u(h) for h in await self.client.call(self.name, "inclusion_proof", index, size)]
+        proof: list[bytes] = await self._call("inclusion_proof", index, size)
+        return proof
 
     async def consistency_proof(self, first: int, second: int) -> list[bytes]:
-        return [
-            _u(h) for h in await self.client.call(self.name, "consistency_proof", first, second)
-        ]
+        proof: list[bytes] = await self._call("consistency_proof", first, second)
+        return proof
 
     async def root_at(self, size: int) -> bytes:
-        return _u(await self.client.call(self.name, "root_at", size))
+        root: bytes = await self._call("root_at", size)
+        return root
 
     async def get_entries(self, start: int, end: int) -> list[bytes]:
-        return [_u(e) for e in await self.client.call(self.name, "get_entries", start, end)]
+        entries: list[bytes] = await self._call("get_entries", start, end)
+        return entries
 
     async def read_tile(self, level: int, index: int, width: int) -> bytes:
-        return _u(await self.client.call(self.name, "read_tile", level, index, width))
+        tile: bytes = await self._call("read_tile", level, index, width)
+        return tile
 
     async def find_leaf(self, leaf_hash: bytes) -> int | None:
-        found: int | None = await self.client.call(self.name, "find_leaf", _b(leaf_hash))
+        found: int | None = await self._call("find_leaf", leaf_hash)
         return found
 
     async def lookup(self, key: str, limit: int = 1000) -> list[int]:
-        return list(await self.client.call(self.name, "lookup", key, limit))
+        found: list[int] = await self._call("lookup", key, limit)
+        return found
 
     async def read_path(self, path: str) -> tuple[bytes, str, str]:
-        data, ctype, cache = await self.client.call(self.name, "read_path", path)
-        return _u(data), ctype, cache
+        answer: tuple[bytes, str, str] = await self._call("read_path", path)
+        return answer
 
 
 class RemoteEngine:
@@ -502,3 +547,10 @@ async def _watch(children: list[int], stop: asyncio.Event, dead: list[int]) -> N
                 dead.append(pid)
                 stop.set()
                 return
+
+
+if TYPE_CHECKING:  # mypy proves both sides implement the whole LogAPI
+    from sceau.log import Log
+
+    def _implements_log_api(remote: RemoteLog, local: Log) -> tuple[LogAPI, LogAPI]:
+        return remote, local

@@ -19,9 +19,12 @@ from sceau.services.rekor.logs import V1Identity, V2Identity
 
 
 class Checkpoint(Protocol):
-    size: int
-    root_hash: bytes
-    note: str
+    @property
+    def size(self) -> int: ...
+    @property
+    def root_hash(self) -> bytes: ...
+    @property
+    def note(self) -> str: ...
 
 
 def check_proof(index: int, body: bytes, proof: list[bytes], checkpoint: Checkpoint) -> bytes:

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from sceau.errors import InputError, InternalError, PayloadTooLarge
 from sceau.keys import Algorithm, Signer
+from sceau.log.api import LogAPI
 from sceau.services._http import install_error_handlers
 from sceau.services.rekor import openapi
 from sceau.services.rekor.logs import (
@@ -65,8 +66,8 @@ class RekorService:
     config: RekorConfig
     v1: V1Identity
     v2: V2Identity
-    v1_log: Any
-    v2_log: Any
+    v1_log: LogAPI
+    v2_log: LogAPI
     routes: list[BaseRoute]
 
     def app(self, engine: Any = None) -> Starlette:

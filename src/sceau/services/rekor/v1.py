@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from sceau import merkle
 from sceau.errors import Conflict, InputError, NotFound
+from sceau.log.api import LogAPI
 from sceau.services._http import parse_json_object, read_body, read_json, require_json
 from sceau.services.rekor.logs import V1Identity
 from sceau.services.rekor.responses import json_response, v1_entry, v1_keyed
@@ -49,7 +50,7 @@ def _int_param(request: Request, name: str, default: int | None = None) -> int:
 class V1Api:
     """Handlers bound to the v1 log; :meth:`routes` lists them."""
 
-    log: Any
+    log: LogAPI
     ident: V1Identity
     limits: Limits
     fetch_key: KeyFetcher | None = None

@@ -13,13 +13,13 @@ reassembling tiles.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sceau.errors import InputError, NotFound
+from sceau.log.api import LogAPI
 from sceau.services._http import (
     error_body,
     parse_json_object,
@@ -37,7 +37,7 @@ from sceau.services.rekor.types import Limits, from_v2_request
 class V2Api:
     """Handlers bound to the v2 log; :meth:`routes` lists them."""
 
-    log: Any
+    log: LogAPI
     ident: V2Identity
     limits: Limits
     fetch_key: KeyFetcher | None = None

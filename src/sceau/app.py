@@ -29,6 +29,7 @@ from sceau.services.admission import (
     AdmissionSettings,
     LatencyGate,
 )
+from sceau.storage_drivers import ct_chain_store, open_storage
 
 log = logging.getLogger("sceau.app")
 
@@ -47,30 +48,6 @@ def parse_only(value: str | None) -> set[str]:
             f"unknown service(s) {', '.join(sorted(unknown))}; choose from {', '.join(SERVICES)}"
         )
     return chosen
-
-
-def open_storage(cfg: InstanceConfig, *, create: bool = False) -> Any:
-    """The log storage driver named by ``[storage] driver``."""
-    driver = str(cfg.get("storage", "driver", "sqlite"))
-    if driver == "sqlite":
-        from sceau.log.sqlite import SQLiteStorage
-
-        return SQLiteStorage(cfg.path("storage", "path", "data/sceau.sqlite"), create=create)
-    if driver in ("postgres", "postgresql"):
-        from sceau.log.postgres import PostgresStorage
-
-        dsn = cfg.get("storage", "dsn")
-        if not dsn:
-            raise InputError("[storage] driver = postgres needs dsn (or SCEAU_STORAGE_DSN)")
-        schema = cfg.get("storage", "schema")
-        read_dsn = cfg.get("storage", "read_dsn")
-        return PostgresStorage(
-            str(dsn),
-            schema=str(schema) if schema else None,
-            create=create,
-            read_dsn=str(read_dsn) if read_dsn else None,
-        )
-    raise InputError(f"unknown storage driver {driver!r} (sqlite or postgres)")
 
 
 class _Metrics:
@@ -182,22 +159,12 @@ def _ct(p: _Parts) -> None:
         p.material.signer("ct"),
         [p.material.ca_root],
         origin=f"{p.cfg.host}/ct",
-        extra=_ct_chain_store(p.cfg),
+        extra=ct_chain_store(p.cfg),
     )
     p.routes += ct_routes(p.ct_log)
     # The same tree as C2SP tlog-tiles (checkpoint + tiles), for monitors and witnesses.
     p.routes += read_routes(p.ct_log.log, "/ct")
     p.closers.append(p.ct_log.close)
-
-
-def _ct_chain_store(cfg: InstanceConfig) -> Any:
-    """Where CT chains live: beside the logs, so every API process (and host) sees them."""
-    if str(cfg.get("storage", "driver", "sqlite")) in ("postgres", "postgresql"):
-        from sceau.services.ct.extra import PostgresExtraStore
-
-        schema = cfg.get("storage", "schema")
-        return PostgresExtraStore(str(cfg.get("storage", "dsn")), schema=schema or None)
-    return cfg.dir / "data" / "ct-chains.sqlite"
 
 
 def _dev_issuer(p: _Parts, serve_routes: bool) -> None:
@@ -315,7 +282,7 @@ def build_app(
 
     ``engine``: the log engine to build on instead of opening storage here — a
     :class:`~sceau.services.workers.RemoteEngine` in a ``serve --workers`` process."""
-    from sceau.instance import Material
+    from sceau.material import Material
 
     services = set(only) if only is not None else set(SERVICES)
     if dev_oidc is None:

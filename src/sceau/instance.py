@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,19 +27,9 @@ from cryptography.hazmat.primitives import serialization
 
 from sceau.config import CONFIG_NAME, DEFAULT_URL, InstanceConfig, is_loopback_host
 from sceau.durable import write_atomic
-from sceau.errors import Conflict, InputError, InternalError
-from sceau.keys import FileSigner, generate_signer, load_signer, save_signer
-
-KEY_FILES = {
-    "ca-root": "ecdsa-p384",
-    "ca-intermediate": "ecdsa-p256",
-    "ct": "ecdsa-p256",
-    "rekor-v1": "ecdsa-p256",
-    "rekor-v2": "ed25519",
-    "tsa": "ecdsa-p256",
-    "tsa-root": "ecdsa-p384",
-    "dev-oidc": "ecdsa-p256",
-}
+from sceau.errors import Conflict, InputError
+from sceau.keys import generate_signer, save_signer
+from sceau.material import KEY_FILES, Material, valid_from
 
 CONFIG_TEMPLATE = """\
 # sceau instance configuration. Every key: docs/configuration.md.
@@ -176,50 +165,6 @@ def init_instance(
     return cfg
 
 
-@dataclass(frozen=True)
-class Material:
-    """The keys and certificates a running instance needs, loaded and cross-checked."""
-
-    signers: dict[str, FileSigner]
-    ca_root: x509.Certificate
-    ca_intermediate: x509.Certificate
-    tsa_root: x509.Certificate
-    tsa_leaf: x509.Certificate
-
-    @classmethod
-    def load(cls, cfg: InstanceConfig) -> Material:
-        signers: dict[str, FileSigner] = {}
-        for name in KEY_FILES:
-            path = cfg.keys_dir / f"{name}.pem"
-            if path.exists():
-                signers[name] = load_signer(path)
-
-        def cert(name: str) -> x509.Certificate:
-            path = cfg.dir / "certs" / name
-            try:
-                return x509.load_pem_x509_certificate(path.read_bytes())
-            except (OSError, ValueError) as e:
-                raise InternalError(f"cannot load certificate {path}: {e}") from e
-
-        return cls(
-            signers,
-            cert("ca-root.pem"),
-            cert("ca-intermediate.pem"),
-            cert("tsa-root.pem"),
-            cert("tsa-leaf.pem"),
-        )
-
-    def signer(self, name: str) -> FileSigner:
-        try:
-            return self.signers[name]
-        except KeyError:
-            raise InternalError(f"instance key keys/{name}.pem is missing") from None
-
-
-def valid_from(cert: x509.Certificate) -> dt.datetime:
-    return cert.not_valid_before_utc
-
-
 def build_trust_documents(
     cfg: InstanceConfig, m: Material
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -229,7 +174,7 @@ def build_trust_documents(
     made before a rotation keep verifying; current keys are valid from their rotation.
     """
     from sceau.note import log_id
-    from sceau.rotate import current_since, load_retired
+    from sceau.retired import current_since, load_retired
     from sceau.trust import (
         CAEntry,
         TlogEntry,

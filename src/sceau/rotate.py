@@ -28,7 +28,6 @@ import datetime as dt
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,29 +38,15 @@ from sceau.config import InstanceConfig
 from sceau.durable import write_atomic
 from sceau.errors import InputError, InternalError
 from sceau.keys import FileSigner, generate_signer, load_signer, save_signer
+from sceau.retired import (
+    OVERLAP,
+    Retired,
+    current_since,
+    load_retired,
+    save_retired,
+)
 
-RETIRED_FILE = "retired.json"
 JOURNAL = "rotation.json"  # in keys/: a rotation under way (see recover_rotation)
-# Old and new windows overlap by this much: RFC 3161 genTime and SETs are whole seconds,
-# so a signature made in the second of the rotation must verify under either key.
-OVERLAP = dt.timedelta(seconds=2)
-
-
-@dataclass(frozen=True)
-class Retired:
-    """A key that signed for this instance until ``valid_until``."""
-
-    name: str
-    key: Path
-    certs: tuple[Path, ...]  # leaf first (TSA: leaf, root; CA: intermediate)
-    valid_from: dt.datetime
-    valid_until: dt.datetime
-
-    def signer(self) -> FileSigner:
-        return load_signer(self.key)
-
-    def certificates(self) -> list[x509.Certificate]:
-        return [x509.load_pem_x509_certificate(p.read_bytes()) for p in self.certs]
 
 
 def log_note_names(cfg: InstanceConfig) -> dict[str, tuple[str, str]]:
@@ -77,46 +62,6 @@ def log_note_names(cfg: InstanceConfig) -> dict[str, tuple[str, str]]:
 ROTATABLE = ("rekor-v1", "rekor-v2", "ct", "tsa", "ca-intermediate")
 
 
-def load_retired(cfg: InstanceConfig) -> list[Retired]:
-    path = cfg.dir / RETIRED_FILE
-    if not path.exists():
-        return []
-    try:
-        rows = json.loads(path.read_text())
-        return [
-            Retired(
-                r["name"],
-                cfg.dir / r["key"],
-                tuple(cfg.dir / c for c in r.get("certs", [])),
-                dt.datetime.fromisoformat(r["valid_from"]),
-                dt.datetime.fromisoformat(r["valid_until"]),
-            )
-            for r in rows
-        ]
-    except (ValueError, KeyError, TypeError) as e:
-        raise InternalError(f"{path} is damaged: {e}") from e
-
-
-def current_since(cfg: InstanceConfig, name: str, default: dt.datetime) -> dt.datetime:
-    """When the current key ``name`` took over (its last rotation, or ``default``)."""
-    ends = [r.valid_until - OVERLAP for r in load_retired(cfg) if r.name == name]
-    return max([default, *ends])
-
-
-def _save_retired(cfg: InstanceConfig, retired: list[Retired]) -> None:
-    rows = [
-        {
-            "name": r.name,
-            "key": str(r.key.relative_to(cfg.dir)),
-            "certs": [str(c.relative_to(cfg.dir)) for c in r.certs],
-            "valid_from": r.valid_from.isoformat(),
-            "valid_until": r.valid_until.isoformat(),
-        }
-        for r in retired
-    ]
-    write_atomic(cfg.dir / RETIRED_FILE, json.dumps(rows, indent=2).encode() + b"\n", 0o644)
-
-
 def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
@@ -125,9 +70,9 @@ def _resign_log(
     cfg: InstanceConfig, log_name: str, key_name: str, old: FileSigner, new: FileSigner
 ) -> int:
     """Re-sign the stored head of ``log_name`` with ``new`` after checking it with ``old``."""
-    from sceau.app import open_storage
     from sceau.log.storage import BatchWrite, TreeHead
     from sceau.note import Checkpoint, NoteError, note_signer, open_checkpoint, sign_note
+    from sceau.storage_drivers import open_storage
 
     storage = open_storage(cfg)
     try:
@@ -161,7 +106,7 @@ def _resign_log(
 
 def rotate(cfg: InstanceConfig, name: str) -> str:
     """Rotate key ``name``; returns a one-line summary."""
-    from sceau.instance import KEY_FILES, Material, valid_from
+    from sceau.material import KEY_FILES, Material, valid_from
 
     if name not in ROTATABLE:
         raise InputError(f"cannot rotate {name!r}; choose one of {', '.join(ROTATABLE)}")
@@ -268,7 +213,7 @@ def _finish(cfg: InstanceConfig, journal: dict[str, Any]) -> None:
             dt.datetime.fromisoformat(journal["valid_from"]),
             dt.datetime.fromisoformat(journal["valid_until"]),
         )
-        _save_retired(cfg, [*retired, record])
+        save_retired(cfg, [*retired, record])
     _step("recorded")
     publish_instance_trust(cfg)
     _step("published")
@@ -307,8 +252,8 @@ def recover_rotation(cfg: InstanceConfig) -> str | None:
 
 
 def _head_signed_by(cfg: InstanceConfig, log: list[str], key: FileSigner) -> bool:
-    from sceau.app import open_storage
     from sceau.note import NoteError, note_signer, open_checkpoint
+    from sceau.storage_drivers import open_storage
 
     storage = open_storage(cfg)
     try:

@@ -172,8 +172,9 @@ def run(args: argparse.Namespace) -> int:
 
         raise InputError(f"--workers must be at least 1, got {args.workers}")
     limits = ServerLimits.from_config(cfg.raw.get("http", {}))
-    postgres = str(cfg.get("storage", "driver", "sqlite")) in ("postgres", "postgresql")
-    if args.workers > 1 and not postgres and only & LOG_SERVICES:
+    from sceau.storage_drivers import is_shared
+
+    if args.workers > 1 and not is_shared(cfg) and only & LOG_SERVICES:
         print(instructions(cfg), flush=True)
         return _serve_sequenced(cfg, only, dev_oidc, host, port, args, limits)
     if args.workers > 1:

@@ -29,14 +29,29 @@ def test_gate_admits_up_to_its_limit_then_refuses_with_retry_after() -> None:
     assert refused.value.retry_after >= 1
 
 
-def test_gate_refuses_a_request_that_waited_half_the_budget() -> None:
+def test_gate_refuses_a_request_that_waited_half_the_budget_when_busy() -> None:
     clock = Clock()
     gate = LatencyGate(2.0, 16, clock=clock)
+    for _ in range(8):  # busy: half the initial limit in flight
+        gate.enter(clock.now)
     arrival = clock.now
     clock.now += 1.1
     with pytest.raises(Overloaded):
         gate.enter(arrival)
     gate.enter(clock.now)  # a fresh one still gets in
+    assert gate.in_flight == 9
+
+
+def test_an_idle_gate_admits_a_late_request_on_a_slow_loop() -> None:
+    """A loaded machine (loop lag, a slow client) is no reason to refuse the one request
+    that came when nothing of ours is in flight."""
+    clock = Clock()
+    gate = LatencyGate(2.0, 16, clock=clock)
+    gate.lag = 1.5
+    arrival = clock.now
+    clock.now += 1.1
+    assert gate.refusal() is None
+    gate.enter(arrival)
     assert gate.in_flight == 1
 
 

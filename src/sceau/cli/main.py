@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("sceau.cli.check", "verify every log of an instance, entry by entry"),
     "migrate": ("sceau.cli.migrate", "copy an instance's logs from SQLite to PostgreSQL"),
     "rotate": ("sceau.cli.rotate", "replace a log, TSA or CA key and republish the trust files"),
+    "image": ("sceau.cli.image_cmd", "sign, attest and verify container images in registries"),
 }
 
 

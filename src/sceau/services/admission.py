@@ -75,7 +75,7 @@ class LatencyGate:
     capacity: every ``window`` seconds the slowest recent completion (queueing included,
     from the request's arrival) is compared with the budget — over three quarters of it,
     the limit shrinks by a quarter; under 40 % with the gate full, it grows by a fifth. A
-    request that reaches the gate already half a budget old (the event loop was busy) is
+    request that reaches the gate already half a budget old while the server is busy is
     refused at once: it would finish late, and refusing it is what drains the backlog.
     ``rate`` (completions per second while busy) only sizes the Retry-After."""
 
@@ -105,7 +105,7 @@ class LatencyGate:
     def refusal(self) -> int | None:
         """Seconds to tell a new request to wait if it would be refused right now (the
         server protocol's check at header time, before a task or body exists), else None."""
-        if self.lag > self.budget / 2 or self.in_flight >= int(self.limit):
+        if self.in_flight >= int(self.limit) or (self._busy() and self.lag > self.budget / 2):
             self._full = True
             wait = self.in_flight / self.rate if self.rate else self.budget
             return max(1, math.ceil(wait + self.lag))
@@ -116,7 +116,7 @@ class LatencyGate:
         :class:`Overloaded` with a Retry-After saying when the queue will have drained."""
         now = self.clock()
         self._roll(now)
-        stale = arrival is not None and now - arrival + self.lag > self.budget / 2
+        stale = self._busy() and arrival is not None and now - arrival + self.lag > self.budget / 2
         if stale or self.in_flight >= int(self.limit):
             self._full = True
             wait = self.in_flight / self.rate if self.rate else self.budget
@@ -126,6 +126,12 @@ class LatencyGate:
         self.in_flight += 1
         if self.in_flight >= 0.8 * self.limit:
             self._full = True
+
+    def _busy(self) -> bool:
+        """Lag and waiting are ours to shed only when our own work causes them: with few
+        requests in flight, a slow loop (a loaded machine, a long GC) is no reason to refuse
+        the one request that came."""
+        return self.in_flight >= max(1, self.min_in_flight // 2)
 
     def leave(self, arrival: float) -> None:
         """One admitted request is done; it arrived at ``arrival``."""

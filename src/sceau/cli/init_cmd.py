@@ -23,12 +23,55 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_false",
         help="do not enable the development OIDC issuer",
     )
+    add_oidc_issuer_arguments(p)
+
+
+def add_oidc_issuer_arguments(p: argparse.ArgumentParser) -> None:
+    """Real identity providers: the n-th --client-id/--issuer-type go with the n-th issuer."""
+    from sceau.instance import INIT_ISSUER_TYPES
+
+    g = p.add_argument_group("identity providers the CA trusts (repeatable; docs/identity.md)")
+    g.add_argument("--oidc-issuer", action="append", default=[], metavar="URL", help="issuer URL")
+    g.add_argument(
+        "--client-id", action="append", default=[], metavar="ID", help="its audience (sigstore)"
+    )
+    g.add_argument(
+        "--issuer-type",
+        action="append",
+        default=[],
+        choices=INIT_ISSUER_TYPES,
+        help="what it vouches for (email)",
+    )
+
+
+def oidc_issuers_from_args(args: argparse.Namespace) -> list[object]:
+    """Pair each --oidc-issuer with the --client-id and --issuer-type given in its place."""
+    from sceau.errors import InputError
+    from sceau.instance import OIDCIssuerSpec
+
+    urls, ids, types = args.oidc_issuer, args.client_id, args.issuer_type
+    if len(ids) > len(urls) or len(types) > len(urls):
+        raise InputError("--client-id and --issuer-type each follow an --oidc-issuer")
+    return [
+        OIDCIssuerSpec(
+            url,
+            ids[i] if i < len(ids) else "sigstore",
+            types[i] if i < len(types) else "email",
+        )
+        for i, url in enumerate(urls)
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
     from sceau.instance import init_instance
 
-    cfg = init_instance(args.dir, url=args.url, operator=args.operator, dev_oidc=args.dev_oidc)
+    cfg = init_instance(
+        args.dir,
+        url=args.url,
+        operator=args.operator,
+        dev_oidc=args.dev_oidc,
+        oidc_issuers=oidc_issuers_from_args(args),  # type: ignore[arg-type]
+    )
     print(f"created instance {cfg.dir} for {cfg.url}")
     print(f"  trust files : {cfg.trust_dir}/")
     print(f"  TUF root    : {cfg.tuf_dir / 'root.json'}")

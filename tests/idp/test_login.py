@@ -14,7 +14,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
 from tests.idp.conftest import CLIENT_ID
@@ -160,6 +162,23 @@ def test_denied_consent_is_one_line_error(
     lines = [line for line in signing.err.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "access_denied" in lines[0], signing.err
     assert "Traceback" not in signing.err
+    assert not signing.bundle.exists()
+
+
+def test_callback_with_another_state_is_refused(
+    idp: str, instance: ServedInstance, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A forged redirect to the loopback server (say, from a web page the user has open) must
+    not complete the login: its state is not this login's."""
+    signing = Signing(tmp_path, env, instance, "--oidc-issuer", idp, "--oidc-client-id", CLIENT_ID)
+    query = parse_qs(urlsplit(signing.login_url()).query)
+    redirect = query["redirect_uri"][0]
+    assert redirect.startswith("http://127.0.0.1:") and redirect.endswith("/callback")
+    resp = httpx.get(redirect, params={"code": "forged", "state": "not-the-state"}, timeout=10)
+    assert resp.status_code == 200
+    assert signing.finish(timeout=30) != 0
+    lines = [line for line in signing.err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "state does not match" in lines[0], signing.err
     assert not signing.bundle.exists()
 
 

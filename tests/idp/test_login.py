@@ -9,6 +9,7 @@ bundle against the instance's trust config.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.idp.conftest import CLIENT_ID
+from tests.idp.conftest import CLIENT_ID, served_instance_with
 from tests.idp.webdriver import Browser, browser
 from tests.instance import ServedInstance
 
@@ -28,28 +29,38 @@ pytestmark = [pytest.mark.interop, pytest.mark.server, pytest.mark.slow]
 HANDOFF = Path(__file__).resolve().parent / "browser_handoff.py"
 BIN = Path(sys.executable).parent
 EMAIL = "alice@corp.example"
+# A minimal SLSA v1 predicate (as tests/interop uses).
+PREDICATE = {
+    "buildDefinition": {"buildType": "https://example.com/build/v1", "externalParameters": {}},
+    "runDetails": {"builder": {"id": "https://example.com/builder"}},
+}
 DEVICE_PROMPT = re.compile(r"visit (\S+) and enter the code (\S+)")
 
 
 class Signing:
     """``sceau sign`` running in the background, its output in files the test can poll."""
 
-    def __init__(self, tmp: Path, env: dict[str, str], inst: ServedInstance, *opts: str) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        env: dict[str, str],
+        inst: ServedInstance,
+        *opts: str,
+        command: tuple[str, ...] = ("sign",),
+        suffix: str = ".sigstore.json",
+    ) -> None:
+        self.bundle = Path(f"{tmp / 'release.tar.gz'}{suffix}")
         self.artifact = tmp / "release.tar.gz"
         self.artifact.write_bytes(b"a release made by a person who logged in\n")
         self.url_file = tmp / "login-url.txt"
         self.stdout, self.stderr = tmp / "sign.out", tmp / "sign.err"
         env = {**env, "BROWSER": f"{sys.executable} {HANDOFF} {self.url_file} %s"}
         argv = [
-            sys.executable, "-m", "sceau", "sign", str(self.artifact),
+            sys.executable, "-m", "sceau", *command, str(self.artifact),
             "--trust-config", str(inst.trust_config), *opts,
         ]  # fmt: skip
         with self.stdout.open("wb") as out, self.stderr.open("wb") as err:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=tmp)
-
-    @property
-    def bundle(self) -> Path:
-        return Path(f"{self.artifact}.sigstore.json")
 
     def poll(self, what: str, found, timeout: float = 30):
         """Wait for ``found()`` to return something while the CLI is still running."""
@@ -147,6 +158,45 @@ def test_device_flow_signs_and_verifies(
     assert not signing.url_file.exists(), "the device flow must not open a browser here"
     ok = _sigstore_verify(instance, signing, "bob@example.test", idp, env)
     assert ok.returncode == 0, ok.stderr
+
+
+def test_attest_logs_in_at_the_instance_s_provider(
+    idp: str, webdriver: str, env: dict[str, str], tmp_path: Path, tmp_path_factory
+) -> None:
+    """A production-shaped instance (no dev issuer): its signing config names the company IdP,
+    so ``sceau attest --oidc-client-id ID --oidc-device-flow`` needs no --oidc-issuer."""
+    base = tmp_path_factory.mktemp("prod-instance")
+    init = ["--no-dev-oidc", "--oidc-issuer", idp, "--client-id", CLIENT_ID]
+    with served_instance_with(base, init) as inst:
+        predicate = tmp_path / "predicate.json"
+        predicate.write_text(json.dumps(PREDICATE))
+        command = ("attest", "--predicate", str(predicate), "--type", "slsaprovenance")
+        signing = Signing(
+            tmp_path, env, inst, "--oidc-client-id", CLIENT_ID, "--oidc-device-flow",
+            command=command, suffix=".intoto.sigstore.json",
+        )  # fmt: skip
+        uri, code = signing.device_prompt()
+        assert uri.startswith(idp)
+        with browser(webdriver, tmp_path / "chromium") as b:
+            b.open(uri)
+            b.type("input[name=user_code]", code)
+            b.click("button[type=submit]")
+            b.wait_for("op.deviceConfirmForm")
+            b.click("button[autofocus]")
+            _log_in(b, "carol@corp.example")
+            b.click("button[type=submit]")
+            b.wait_for("Sign-in Success")
+        assert signing.finish() == 0, signing.err
+        verify = subprocess.run(
+            [
+                sys.executable, "-m", "sceau", "verify-attestation", "--bundle",
+                str(signing.bundle), "--certificate-identity", "carol@corp.example",
+                "--certificate-oidc-issuer", idp, "--trust-config", str(inst.trust_config),
+                str(signing.artifact),
+            ],
+            capture_output=True, text=True, env=env, timeout=60,
+        )  # fmt: skip
+        assert verify.returncode == 0, verify.stderr
 
 
 def test_denied_consent_is_one_line_error(

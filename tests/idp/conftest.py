@@ -27,17 +27,18 @@ JS_DIR = Path(__file__).resolve().parent / "js"
 CLIENT_ID = "sceau-cli"  # deliberately not "sigstore": the token's aud is this client id
 
 
-@pytest.fixture(scope="session")
-def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def oidc_provider(work: Path, *extra: str) -> Iterator[str]:
+    """node-oidc-provider on a free port (``extra``: provider.js's optional arguments)."""
     node = shutil.which("node")
     if node is None or not (JS_DIR / "node_modules" / "oidc-provider").is_dir():
         pytest.fail("node and tests/idp/js/node_modules are needed (tools/install-test-deps)")
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("idp") / "provider.log"
+    log = work / "provider.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [node, str(JS_DIR / "provider.js"), str(port), CLIENT_ID],
+            [node, str(JS_DIR / "provider.js"), str(port), CLIENT_ID, *extra],
             stdout=out, stderr=subprocess.STDOUT, cwd=JS_DIR,
         )  # fmt: skip
     try:
@@ -48,6 +49,12 @@ def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield issuer
     finally:
         stop(proc)
+
+
+@pytest.fixture(scope="session")
+def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with oidc_provider(tmp_path_factory.mktemp("idp")) as issuer:
+        yield issuer
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.idp.conftest import CLIENT_ID, served_instance_with
+from tests.idp.conftest import CLIENT_ID, oidc_provider, served_instance_with
 from tests.idp.webdriver import Browser, browser
 from tests.instance import ServedInstance
 
@@ -242,4 +242,20 @@ def test_unknown_client_is_one_line_error(
     assert signing.finish(timeout=30) != 0
     lines = [line for line in signing.err.splitlines() if line.strip()]
     assert len(lines) == 1 and "invalid_client" in lines[0], signing.err
+    assert not signing.bundle.exists()
+
+
+def test_expired_device_code_is_one_line_error(
+    instance: ServedInstance, env: dict[str, str], tmp_path: Path
+) -> None:
+    """Nobody enters the code: when it expires (here after 2 s) the CLI stops polling."""
+    with oidc_provider(tmp_path, "2") as short_lived:
+        signing = Signing(
+            tmp_path, env, instance,
+            "--oidc-issuer", short_lived, "--oidc-client-id", CLIENT_ID, "--oidc-device-flow",
+        )  # fmt: skip
+        signing.device_prompt()
+        assert signing.finish(timeout=30) != 0
+    lines = [line for line in signing.err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "device code expired" in lines[0], signing.err
     assert not signing.bundle.exists()

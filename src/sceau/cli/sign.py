@@ -98,7 +98,9 @@ def add_identity_arguments(parser: argparse.ArgumentParser) -> None:
         "--oidc-client-id", metavar="ID", help="the OAuth client id to log in as (sigstore)"
     )
     g.add_argument(
-        "--oidc-client-secret", metavar="S", help="its secret, for providers that want one"
+        "--oidc-client-secret",
+        metavar="S",
+        help="its secret, for providers that want one (or $SIGSTORE_OIDC_CLIENT_SECRET)",
     )
     g.add_argument(
         "--oidc-device-flow",
@@ -114,6 +116,8 @@ def _wants_login(args: argparse.Namespace) -> bool:
 
 def login_from_args(args: argparse.Namespace, signing_config: Any) -> Any:
     """Log the user in at ``--oidc-issuer`` (or the signing config's OIDC provider)."""
+    import os
+
     from sceau.client.oidc import login
     from sceau.errors import InputError
 
@@ -128,7 +132,10 @@ def login_from_args(args: argparse.Namespace, signing_config: Any) -> Any:
     return login(
         issuer,
         getattr(args, "oidc_client_id", None) or "sigstore",
-        client_secret=getattr(args, "oidc_client_secret", None),
+        # The environment keeps a secret out of the process list (sigstore-python's name).
+        client_secret=getattr(args, "oidc_client_secret", None)
+        or os.environ.get("SIGSTORE_OIDC_CLIENT_SECRET")
+        or None,
         device=bool(getattr(args, "oidc_device_flow", False)),
     )
 

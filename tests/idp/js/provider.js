@@ -6,7 +6,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import Provider from 'oidc-provider';
 
-const [port, clientId] = process.argv.slice(2);
+const [port, clientId, deviceTtl] = process.argv.slice(2);
 if (!port || !clientId) {
   console.error('usage: node provider.js PORT CLIENT_ID');
   process.exit(2);
@@ -31,6 +31,7 @@ const provider = new Provider(issuer, {
   // Put the scope's claims in the ID token itself: Sigstore reads them from there.
   conformIdTokenClaims: false,
   pkce: { required: () => true },
+  ttl: deviceTtl ? { DeviceCode: Number(deviceTtl) } : {},
   features: {
     devInteractions: { enabled: true },
     deviceFlow: { enabled: true },

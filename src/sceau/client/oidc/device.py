@@ -45,9 +45,10 @@ def device_login(
     if client_secret:
         poll["client_secret"] = client_secret
     while True:
-        if time.monotonic() + interval > deadline:
+        left = deadline - time.monotonic()
+        if left <= 0:
             raise LoginTimeout("the device code expired before the login was completed")
-        time.sleep(interval)
+        time.sleep(min(interval, left))  # the last poll falls on the expiry
         status, body = post_form(provider.token_endpoint, poll)
         if status == 200:
             return check_id_token(

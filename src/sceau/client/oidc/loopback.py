@@ -7,8 +7,9 @@ bounded (one request line and headers, per-connection timeout); nothing else is 
 
 from __future__ import annotations
 
+import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from sceau.client.oidc.errors import LoginTimeout
@@ -26,11 +27,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
-        if parts.path != CALLBACK_PATH or self.server.result is not None:
+        query = {k: v[0] for k, v in parse_qs(parts.query, max_num_fields=16).items()}
+        if parts.path != CALLBACK_PATH or not self.server.take(query):
             self.send_error(404)
             return
-        query = {k: v[0] for k, v in parse_qs(parts.query, max_num_fields=16).items()}
-        self.server.result = query
         ok = "error" not in query
         body = _PAGE % (b"Login complete." if ok else b"Login failed.")
         self.send_response(200)
@@ -44,12 +44,27 @@ class _Handler(BaseHTTPRequestHandler):
         """Silent: the query holds the authorization code."""
 
 
-class CallbackServer(HTTPServer):
-    """Serve until one callback arrives; ``redirect_uri`` is what the provider is told."""
+class CallbackServer(ThreadingHTTPServer):
+    """Serve until one callback arrives; ``redirect_uri`` is what the provider is told.
+
+    Each connection gets a thread, so a browser's idle speculative connection cannot hold
+    up the real redirect; each thread lives at most ``_Handler.timeout`` seconds."""
+
+    daemon_threads = True
+    block_on_close = False
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.result: dict[str, str] | None = None
+        self._lock = threading.Lock()
+
+    def take(self, query: dict[str, str]) -> bool:
+        """Keep the first callback's query; later ones are refused."""
+        with self._lock:
+            if self.result is not None:
+                return False
+            self.result = query
+            return True
 
     @property
     def redirect_uri(self) -> str:

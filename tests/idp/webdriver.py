@@ -58,7 +58,7 @@ class Browser:
     def click(self, css: str) -> None:
         self._call("POST", f"/element/{self.find(css)}/click", {})
 
-    def wait_for(self, text: str, timeout: float = 20) -> None:
+    def wait_for(self, text: str, timeout: float = 40) -> None:
         """Poll until the page shows ``text`` (no fixed sleeps)."""
         deadline = time.monotonic() + timeout
         while text not in self.source:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -19,8 +20,8 @@ def _read(resp: httpx.Response, url: str) -> dict[str, Any]:
         if len(body) > MAX_BODY:
             raise ProviderError(f"{url}: answer larger than {MAX_BODY} bytes")
     try:
-        data = httpx.Response(200, content=body).json()
-    except ValueError:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
         raise ProviderError(f"{url}: HTTP {resp.status_code}, not JSON") from None
     if not isinstance(data, dict):
         raise ProviderError(f"{url}: answer is not a JSON object")

@@ -226,7 +226,7 @@ def test_callback_with_another_state_is_refused(
     assert redirect.startswith("http://127.0.0.1:") and redirect.endswith("/callback")
     resp = httpx.get(redirect, params={"code": "forged", "state": "not-the-state"}, timeout=10)
     assert resp.status_code == 200
-    assert signing.finish(timeout=30) != 0
+    assert signing.finish(timeout=60) != 0
     lines = [line for line in signing.err.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "state does not match" in lines[0], signing.err
     assert not signing.bundle.exists()
@@ -239,7 +239,7 @@ def test_unknown_client_is_one_line_error(
         tmp_path, env, instance,
         "--oidc-issuer", idp, "--oidc-client-id", "not-registered", "--oidc-device-flow",
     )  # fmt: skip
-    assert signing.finish(timeout=30) != 0
+    assert signing.finish(timeout=60) != 0
     lines = [line for line in signing.err.splitlines() if line.strip()]
     assert len(lines) == 1 and "invalid_client" in lines[0], signing.err
     assert not signing.bundle.exists()
@@ -255,7 +255,7 @@ def test_expired_device_code_is_one_line_error(
             "--oidc-issuer", short_lived, "--oidc-client-id", CLIENT_ID, "--oidc-device-flow",
         )  # fmt: skip
         signing.device_prompt()
-        assert signing.finish(timeout=30) != 0
+        assert signing.finish(timeout=60) != 0
     lines = [line for line in signing.err.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "device code expired" in lines[0], signing.err
     assert not signing.bundle.exists()

@@ -16,8 +16,11 @@ Init never overwrites an existing instance: it refuses if ``sceau.toml`` exists.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -68,6 +71,46 @@ dev = {dev}                             # serve the development OIDC issuer at /
 """
 
 
+# `sceau init --issuer-type` values: Fulcio types, plus the dedicated CI names, which are
+# written as type "ci-provider" with the built-in metadata of that name.
+INIT_CI_PROVIDERS = ("github-workflow", "gitlab-pipeline", "buildkite-job")
+INIT_ISSUER_TYPES = ("email", *INIT_CI_PROVIDERS, "spiffe", "kubernetes", "uri", "username")
+
+
+@dataclass(frozen=True)
+class OIDCIssuerSpec:
+    """One real identity provider the CA should trust (``sceau init --oidc-issuer``)."""
+
+    url: str
+    client_id: str = "sigstore"
+    type: str = "email"
+
+    def fulcio_entry(self) -> dict[str, str]:
+        """This issuer as a ``[ca.oidc-issuers."URL"]`` table (Fulcio's config keys)."""
+        entry = {"issuer-url": self.url, "client-id": self.client_id}
+        if self.type in INIT_CI_PROVIDERS:
+            entry.update({"type": "ci-provider", "ci-provider": self.type})
+        else:
+            entry["type"] = self.type
+        return entry
+
+
+def oidc_issuers_toml(specs: Sequence[OIDCIssuerSpec]) -> str:
+    """The ``sceau.toml`` tables for ``specs``, validated as the CA will read them."""
+    from sceau.services.ca.issuers import IssuerSet
+
+    tables = {s.url: s.fulcio_entry() for s in specs}
+    if len(tables) != len(specs):
+        raise InputError("each --oidc-issuer may be given once")
+    IssuerSet.from_config({"oidc-issuers": tables})
+    out = []
+    for url, entry in tables.items():
+        # JSON strings of printable text are valid TOML basic strings.
+        out.append(f"\n[ca.oidc-issuers.{json.dumps(url)}]\n")
+        out += [f"{k} = {json.dumps(v)}\n" for k, v in entry.items()]
+    return "".join(out)
+
+
 def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
@@ -107,16 +150,19 @@ def init_instance(
     url: str = DEFAULT_URL,
     operator: str = "sceau",
     dev_oidc: bool | None = None,
+    oidc_issuers: Sequence[OIDCIssuerSpec] = (),
 ) -> InstanceConfig:
     """Create a complete instance: keys, CA and TSA certificates, trust files, TUF repo.
 
     ``dev_oidc``: trust and serve the development OIDC issuer. ``None`` (the default)
     turns it on only for a loopback URL; on any other URL it takes an explicit ``True``,
-    and ``sceau serve`` then also wants ``--dev-oidc`` (docs/security.md)."""
+    and ``sceau serve`` then also wants ``--dev-oidc`` (docs/security.md).
+    ``oidc_issuers`` are real identity providers the CA trusts (``[ca.oidc-issuers]``)."""
     from sceau.services.ca.authority import make_ca_chain
     from sceau.services.tsa import make_tsa_chain
 
     url = _check_url(url)
+    issuers_toml = oidc_issuers_toml(oidc_issuers)  # refuse a bad issuer before writing
     if dev_oidc is None:
         dev_oidc = is_loopback_host(urlsplit(url).hostname)
     d = Path(directory).resolve()
@@ -154,7 +200,8 @@ def init_instance(
         d / CONFIG_NAME,
         CONFIG_TEMPLATE.format(
             url=url, operator=operator, tree_id=tree_id, dev="true" if dev_oidc else "false"
-        ).encode(),
+        ).encode()
+        + issuers_toml.encode(),
         0o644,
     )
     cfg = InstanceConfig.load(d)
@@ -242,7 +289,7 @@ def build_trust_documents(
     trusted_root = build_trusted_root(ca=cas, tlogs=tlogs, ctlogs=ctlogs, tsas=tsas)
     signing_config = build_signing_config(
         ca_url=url,
-        oidc_url=f"{url}/oidc" if cfg.get("oidc", "dev", False) else None,
+        oidc_url=f"{url}/oidc" if cfg.get("oidc", "dev", False) else _login_issuer(cfg),
         rekor_v1_url=url,
         rekor_v2_url=url,
         tsa_url=tsa_url,
@@ -250,6 +297,15 @@ def build_trust_documents(
         operator=operator,
     )
     return trusted_root, signing_config
+
+
+def _login_issuer(cfg: InstanceConfig) -> str | None:
+    """The first configured email issuer: the one a person logs in with (``oidcUrls``)."""
+    issuers = cfg.get("ca", "oidc-issuers", {}) or {}
+    for url, entry in issuers.items():
+        if isinstance(entry, dict) and entry.get("type", "email") == "email":
+            return str(entry.get("issuer-url", url))
+    return None
 
 
 def publish_instance_trust(cfg: InstanceConfig) -> None:

@@ -89,6 +89,55 @@ def add_identity_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ADDR",
         help="get a token from the instance's development OIDC issuer (local instances)",
     )
+    g.add_argument(
+        "--oidc-issuer",
+        metavar="URL",
+        help="log in at this OpenID provider (default with the options below: the instance's)",
+    )
+    g.add_argument(
+        "--oidc-client-id", metavar="ID", help="the OAuth client id to log in as (sigstore)"
+    )
+    g.add_argument(
+        "--oidc-client-secret",
+        metavar="S",
+        help="its secret, for providers that want one (or $SIGSTORE_OIDC_CLIENT_SECRET)",
+    )
+    g.add_argument(
+        "--oidc-device-flow",
+        action="store_true",
+        help="log in on another device with a code (RFC 8628) instead of this browser",
+    )
+
+
+def _wants_login(args: argparse.Namespace) -> bool:
+    names = ("oidc_issuer", "oidc_client_id", "oidc_client_secret", "oidc_device_flow")
+    return any(getattr(args, n, None) for n in names)
+
+
+def login_from_args(args: argparse.Namespace, signing_config: Any) -> Any:
+    """Log the user in at ``--oidc-issuer`` (or the signing config's OIDC provider)."""
+    import os
+
+    from sceau.client.oidc import login
+    from sceau.errors import InputError
+
+    if getattr(args, "identity_token", None) or getattr(args, "dev_email", None):
+        raise InputError("--oidc-* logs in: do not combine it with --identity-token/--dev-email")
+    issuer = getattr(args, "oidc_issuer", None)
+    if not issuer:
+        services = signing_config.select(rekor_version=getattr(args, "rekor_version", None))
+        if services.oidc is None:
+            raise InputError("--oidc-issuer is needed: the signing config names no OIDC issuer")
+        issuer = services.oidc.url
+    return login(
+        issuer,
+        getattr(args, "oidc_client_id", None) or "sigstore",
+        # The environment keeps a secret out of the process list (sigstore-python's name).
+        client_secret=getattr(args, "oidc_client_secret", None)
+        or os.environ.get("SIGSTORE_OIDC_CLIENT_SECRET")
+        or None,
+        device=bool(getattr(args, "oidc_device_flow", False)),
+    )
 
 
 def add_key_arguments(parser: argparse.ArgumentParser) -> None:
@@ -101,6 +150,8 @@ def add_key_arguments(parser: argparse.ArgumentParser) -> None:
 def identity_from_args(args: argparse.Namespace, signing_config: Any) -> Any:
     from sceau.client.identity import get_identity_token
 
+    if _wants_login(args):
+        return login_from_args(args, signing_config)
     oidc_url = None
     if getattr(args, "dev_email", None):
         services = signing_config.select(rekor_version=getattr(args, "rekor_version", None))
@@ -118,7 +169,11 @@ def key_from_args(args: argparse.Namespace) -> Any | None:
     ref = getattr(args, "key", None) or getattr(args, "key_ref", None)
     if ref is None:
         return None
-    if getattr(args, "identity_token", None) or getattr(args, "dev_email", None):
+    if (
+        getattr(args, "identity_token", None)
+        or getattr(args, "dev_email", None)
+        or _wants_login(args)
+    ):
         raise InputError("--key/--key-ref cannot be combined with an identity token")
     if getattr(args, "key_ref", None) and not args.key_ref.startswith("pkcs11:"):
         raise InputError("--key-ref takes a pkcs11: URI (use --key for a PEM file)")

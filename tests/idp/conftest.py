@@ -1,0 +1,102 @@
+"""The company IdP, the sceau instance that trusts it, and a headless Chromium to log in with.
+
+- ``idp``: node-oidc-provider (tests/idp/js/provider.js) on a free port, one native public
+  client ``CLIENT_ID`` (loopback redirect, PKCE, device flow);
+- ``instance``: ``sceau init --oidc-issuer <idp> --client-id CLIENT_ID`` served in a
+  subprocess;
+- ``webdriver``: chromedriver on a free port (each test opens its own Chromium session).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.local_server import NotServing, wait_until_ok
+from tests.idp.webdriver import chromedriver
+from tests.instance import ServedInstance, client_env, stop, wait_healthy
+from tests.serving import free_port
+
+JS_DIR = Path(__file__).resolve().parent / "js"
+CLIENT_ID = "sceau-cli"  # deliberately not "sigstore": the token's aud is this client id
+
+
+@contextlib.contextmanager
+def oidc_provider(work: Path, *extra: str) -> Iterator[str]:
+    """node-oidc-provider on a free port (``extra``: provider.js's optional arguments)."""
+    node = shutil.which("node")
+    if node is None or not (JS_DIR / "node_modules" / "oidc-provider").is_dir():
+        pytest.fail("node and tests/idp/js/node_modules are needed (tools/install-test-deps)")
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    log = work / "provider.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [node, str(JS_DIR / "provider.js"), str(port), CLIENT_ID, *extra],
+            stdout=out, stderr=subprocess.STDOUT, cwd=JS_DIR,
+        )  # fmt: skip
+    try:
+        try:
+            wait_until_ok(f"{issuer}/.well-known/openid-configuration", [proc], 30)
+        except NotServing as e:
+            pytest.fail(f"oidc-provider: {e}:\n{log.read_text()[-3000:]}")
+        yield issuer
+    finally:
+        stop(proc)
+
+
+@pytest.fixture(scope="session")
+def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with oidc_provider(tmp_path_factory.mktemp("idp")) as issuer:
+        yield issuer
+
+
+@contextlib.contextmanager
+def served_instance_with(base: Path, init_args: list[str]) -> Iterator[ServedInstance]:
+    """Like :func:`tests.instance.served_instance`, with extra ``sceau init`` arguments."""
+    url = f"http://127.0.0.1:{free_port()}"
+    directory = base / "sceau"
+    sceau = [sys.executable, "-m", "sceau"]
+    init = subprocess.run(
+        [*sceau, "init", "--dir", str(directory), "--url", url, *init_args],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert init.returncode == 0, f"sceau init failed:\n{init.stdout}\n{init.stderr}"
+    log = base / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*sceau, "serve", "--dir", str(directory), "--log-level", "warning"],
+            stdout=out, stderr=subprocess.STDOUT, cwd=base,
+        )  # fmt: skip
+    try:
+        wait_healthy(url, proc, log)
+        yield ServedInstance(directory, url)
+    finally:
+        stop(proc)
+
+
+@pytest.fixture(scope="session")
+def instance(idp: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedInstance]:
+    base = tmp_path_factory.mktemp("instance")
+    with served_instance_with(base, ["--oidc-issuer", idp, "--client-id", CLIENT_ID]) as inst:
+        yield inst
+
+
+@pytest.fixture(scope="session")
+def webdriver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with chromedriver(tmp_path_factory.mktemp("chromedriver") / "chromedriver.log") as base:
+        yield base
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """A client environment with a private HOME and nothing ambient."""
+    home = tmp_path / "home"
+    home.mkdir()
+    return client_env(home)

@@ -13,7 +13,15 @@ import pytest
 from sceau.client.oci import Registry
 from sceau.client.oci.layouts import legacy_tag
 from sceau.client.oci.registry import OCI_MANIFEST
-from tests.images.conftest import EMAIL, Cli, RegistryServer, push_image, push_index
+from tests.images.conftest import (
+    EMAIL,
+    PASSWORD,
+    USER,
+    Cli,
+    RegistryServer,
+    push_image,
+    push_index,
+)
 
 pytestmark = pytest.mark.server
 
@@ -262,3 +270,54 @@ def test_download_gives_bundles_sigstore_python_verifies(
         capture_output=True, text=True, env=cli.env, timeout=120,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
+
+
+def test_a_bundle_attached_by_sigstore_oci_verifies(
+    cli: Cli, auth_registry: RegistryServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """@sigstore/oci (sigstore-js; GitHub's attest actions) attaches an attestation bundle
+    to the image as a referrer, logged in with basic auth as a CI job is; ``sceau image
+    verify-attestation`` finds it (tag-schema fallback: this registry has no referrers API)
+    and verifies it."""
+    import shutil
+
+    from sceau.client.sign import SigningContext
+    from sceau.client.signing_config import SigningConfig
+    from sceau.client.trust import TrustedRoot
+    from sceau.keys import load_signer
+    from sceau.services.oidc import DevIssuer
+
+    registry = auth_registry
+    assert registry.docker_config is not None
+    monkeypatch.setenv("DOCKER_CONFIG", str(registry.docker_config))
+    host = registry.host
+    digest = push_image(host, "js-attached", "v1", b"attached by @sigstore/oci")
+    statement = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": f"{host}/js-attached", "digest": {"sha256": digest[7:]}}],
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "predicate": {"buildDefinition": {"buildType": "https://example.com/build"}},
+    }
+    trust = cli.instance.trust_config.read_bytes()
+    context = SigningContext(SigningConfig.from_trust_config(trust),
+                             TrustedRoot.from_trust_config(trust))  # fmt: skip
+    dev = DevIssuer.for_instance(load_signer(cli.instance.dir / "keys" / "dev-oidc.pem"),
+                                 cli.instance.url)  # fmt: skip
+    with context.signer(dev.mint_email(EMAIL)) as signer:
+        bundle = signer.sign_dsse(statement)
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle))
+    node = shutil.which("node")
+    assert node, "node is not installed (tools/install-test-deps)"
+    js = Path(__file__).with_name("js")
+    r = subprocess.run([node, str(js / "attach.js"), f"{host}/js-attached", digest, str(path),
+                        "https://slsa.dev/provenance/v1"], capture_output=True, text=True,
+                       timeout=120, env={**os.environ, "REGISTRY_USER": USER,
+                                         "REGISTRY_PASSWORD": PASSWORD})  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["digest"].startswith("sha256:")
+    out = json.loads(ok(cli.verify(f"{host}/js-attached:v1", "--output", "json",
+                                   action="verify-attestation",
+                                   docker_config=registry.docker_config)))  # fmt: skip
+    assert out[0]["type"] == "https://slsa.dev/provenance/v1"
+    assert out[0]["docker-manifest-digest"] == digest

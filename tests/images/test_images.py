@@ -321,3 +321,21 @@ def test_a_bundle_attached_by_sigstore_oci_verifies(
                                    docker_config=registry.docker_config)))  # fmt: skip
     assert out[0]["type"] == "https://slsa.dev/provenance/v1"
     assert out[0]["docker-manifest-digest"] == digest
+
+
+def test_a_failing_registry_is_one_line(cli: Cli) -> None:
+    """A registry answering 500 (a real HTTP server on a free port): one line, exit 1."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def broken(request):  # type: ignore[no-untyped-def]
+        return JSONResponse({"errors": [{"code": "UNKNOWN", "message": "disk on fire"}]}, 500)
+
+    app = Starlette(routes=[Route("/v2/{path:path}", broken, methods=["GET", "HEAD"])])
+    from tests.serving import serve_app
+
+    with serve_app(app) as base:
+        host = base.removeprefix("http://")
+        line = refused(cli.verify(f"{host}/app:v1"), "failed with 500", "disk on fire")
+        assert host in line

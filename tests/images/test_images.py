@@ -339,3 +339,21 @@ def test_a_failing_registry_is_one_line(cli: Cli) -> None:
         host = base.removeprefix("http://")
         line = refused(cli.verify(f"{host}/app:v1"), "failed with 500", "disk on fire")
         assert host in line
+
+
+def test_a_tag_that_moves_between_resolve_and_the_end_is_an_error(
+    registry: RegistryServer,
+) -> None:
+    """The check ``sign`` and ``verify`` run last: the tag resolved at the start must still
+    name that digest (here the tag is moved in between, on the real registry)."""
+    from sceau.cli.image_cmd import Target, _tag_unmoved
+    from sceau.client.oci import RegistryError, parse_reference
+
+    host = registry.host
+    first = push_image(host, "racing", "v1", b"first")
+    target = Target(parse_reference(f"{host}/racing:v1"), first, OCI_MANIFEST, b"")
+    with Registry(host) as reg:
+        _tag_unmoved(reg, target, "verifying")  # unmoved: fine
+        second = push_image(host, "racing", "v1", b"second")
+        with pytest.raises(RegistryError, match=f"moved from {first} to {second} while verifying"):
+            _tag_unmoved(reg, target, "verifying")

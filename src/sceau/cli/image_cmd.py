@@ -193,15 +193,23 @@ def _sign(args: argparse.Namespace, registry: Any, target: Target) -> int:
                 attach_bundle(registry, repo, subject, json.dumps(bundle).encode(),
                               predicate_type)  # fmt: skip
             print(f"signed {target.ref.name}@{subject.digest}")
-    if target.ref.digest is None:  # the tag must still name what was signed
-        now = registry.head_manifest(repo, target.ref.ref)
-        if now != target.digest:
-            from sceau.client.oci import RegistryError
-
-            raise RegistryError(
-                f"{target.ref} moved to {now} while signing; the signature is for {target.digest}"
-            )
+    _tag_unmoved(registry, target, "signing")
     return 0
+
+
+def _tag_unmoved(registry: Any, target: Target, doing: str) -> None:
+    """A tag resolved at the start must still name the same digest at the end: otherwise
+    what was signed or verified is not what the tag now names."""
+    if target.ref.digest is not None:
+        return
+    now = registry.head_manifest(target.ref.repository, target.ref.ref)
+    if now != target.digest:
+        from sceau.client.oci import RegistryError
+
+        raise RegistryError(
+            f"{target.ref} moved from {target.digest} to {now} while {doing}; "
+            f"use {target.ref.name}@{target.digest} to {doing.removesuffix('ing')} by digest"
+        )
 
 
 class _signer:
@@ -345,6 +353,7 @@ def _verify(args: argparse.Namespace, registry: Any, target: Target) -> int:
             "docker-manifest-digest": target.digest, "annotations": annotations,
         })  # fmt: skip
     what = "attestations" if attestations else "signatures"
+    _tag_unmoved(registry, target, "verifying")
     if not verified:
         from sceau.errors import VerificationError
 

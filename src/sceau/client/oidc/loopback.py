@@ -33,12 +33,18 @@ class _Handler(BaseHTTPRequestHandler):
             return
         ok = "error" not in query
         body = _PAGE % (b"Login complete." if ok else b"Login failed.")
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+            self.wfile.flush()
+        finally:
+            # Only now may the login go on: the caller may exit at once (a refused state,
+            # say), and the browser must still get its whole page first.
+            self.server.publish(query)
 
     def log_message(self, format: str, *args: object) -> None:
         """Silent: the query holds the authorization code."""
@@ -56,15 +62,20 @@ class CallbackServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.result: dict[str, str] | None = None
+        self._claimed = False
         self._lock = threading.Lock()
 
     def take(self, query: dict[str, str]) -> bool:
-        """Keep the first callback's query; later ones are refused."""
+        """Claim the login for the first callback; later ones are refused."""
         with self._lock:
-            if self.result is not None:
+            if self._claimed:
                 return False
-            self.result = query
+            self._claimed = True
             return True
+
+    def publish(self, query: dict[str, str]) -> None:
+        """Hand the first callback's query to :meth:`wait`, once its page is sent."""
+        self.result = query
 
     @property
     def redirect_uri(self) -> str:

@@ -28,7 +28,8 @@ class Browser:
     """One WebDriver session: a fresh Chromium profile, nothing shared between tests."""
 
     def __init__(self, base: str, session: str) -> None:
-        self._http = httpx.Client(base_url=f"{base}/session/{session}", timeout=30)
+        self._session_url = f"{base}/session/{session}"
+        self._http = httpx.Client(base_url=self._session_url, timeout=30)
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         resp = self._http.request(method, path, json=body)
@@ -68,9 +69,15 @@ class Browser:
             time.sleep(0.1)
 
     def close(self) -> None:
-        with contextlib.suppress(httpx.HTTPError, AssertionError):
-            self._call("DELETE", "")
-        self._http.close()
+        """End the session, which quits Chromium (an absolute URL: no trailing slash)."""
+        try:
+            resp = self._http.delete(self._session_url)
+        except httpx.HTTPError as e:
+            raise AssertionError(f"WebDriver could not end the session: {e}") from None
+        finally:
+            self._http.close()
+        if resp.status_code != 200:
+            raise AssertionError(f"WebDriver could not end the session: {resp.text[:300]}")
 
 
 def _need(*names: str) -> str:

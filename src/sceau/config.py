@@ -101,3 +101,22 @@ def is_loopback_host(host: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def read_numbers(
+    section: dict[str, Any], name: str, spec: tuple[tuple[str, type, float], ...]
+) -> dict[str, Any]:
+    """The keys of ``spec`` (key, int or float, minimum) present in ``section`` (``[name]``
+    of sceau.toml), converted; a value that is not a number or is below its minimum is the
+    operator's mistake and is named as such."""
+    values: dict[str, Any] = {}
+    for key, kind, minimum in spec:
+        if key not in section:
+            continue
+        raw = section[key]
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            raise InputError(f"[{name}] {key} must be a number, got {raw!r}")
+        if raw < minimum:
+            raise InputError(f"[{name}] {key} must be at least {minimum:g}, got {raw!r}")
+        values[key] = kind(raw)
+    return values

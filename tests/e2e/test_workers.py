@@ -85,6 +85,16 @@ def _sign_and_verify_four_files(cfg, tmp_path: Path, env: dict[str, str]) -> Non
         assert httpx.get(f"{url}/ct/tile/0/000.p/{logs['ct']}").status_code == 200
 
 
+def _use_postgres(cfg, dsn: str, schema: str) -> None:  # type: ignore[no-untyped-def]
+    """Point the instance's sceau.toml at a PostgreSQL schema (already migrated)."""
+    toml = cfg.dir / "sceau.toml"
+    toml.write_text(
+        toml.read_text().replace(
+            'driver = "sqlite"', f'driver = "postgres"\ndsn = "{dsn}"\nschema = "{schema}"'
+        )
+    )
+
+
 def _stop(server: subprocess.Popen[bytes]) -> int:
     server.terminate()
     return server.wait(timeout=30)
@@ -135,12 +145,7 @@ def test_two_workers_on_postgres_serve_real_clients(tmp_path, pg_dsn):
     cfg = init_instance(tmp_path / "inst", url=f"http://127.0.0.1:{free_port()}")
     schema = fresh_schema("serve")
     assert main(["migrate", "--dir", str(cfg.dir), "--to", pg_dsn, "--schema", schema]) == 0
-    toml = cfg.dir / "sceau.toml"
-    toml.write_text(
-        toml.read_text().replace(
-            'driver = "sqlite"', f'driver = "postgres"\ndsn = "{pg_dsn}"\nschema = "{schema}"'
-        )
-    )
+    _use_postgres(cfg, pg_dsn, schema)
     (cfg.dir / "data" / "sceau.sqlite").rename(cfg.dir / "data" / "old.sqlite")  # not used
     env = _client_env(tmp_path)
     server = _serve_workers(cfg, env, tmp_path / "serve.log")
@@ -247,12 +252,7 @@ def test_postgres_workers_die_with_a_killed_parent(tmp_path, pg_dsn):
     cfg = init_instance(tmp_path / "inst", url=f"http://127.0.0.1:{port}")
     schema = fresh_schema("orphans")
     assert main(["migrate", "--dir", str(cfg.dir), "--to", pg_dsn, "--schema", schema]) == 0
-    toml = cfg.dir / "sceau.toml"
-    toml.write_text(
-        toml.read_text().replace(
-            'driver = "sqlite"', f'driver = "postgres"\ndsn = "{pg_dsn}"\nschema = "{schema}"'
-        )
-    )
+    _use_postgres(cfg, pg_dsn, schema)
     server = _serve_workers(cfg, _client_env(tmp_path), tmp_path / "serve.log")
     left, took = _kill_parent_and_watch(server, port)
     assert not left, f"workers {left} outlived their parent by {took:.2f} s"

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from sceau.config import read_numbers
 from sceau.errors import InputError, Overloaded, PayloadTooLarge, SceauError
 
 Scope = MutableMapping[str, Any]
@@ -50,22 +51,13 @@ class AdmissionSettings:
 
     @classmethod
     def from_config(cls, section: dict[str, Any]) -> AdmissionSettings:
-        values: dict[str, Any] = {}
-        for name, kind, minimum in (
+        spec = (
             ("latency_budget", float, 0.01),
             ("body_budget", int, 1024),
             ("max_body", int, 1024),
             ("min_in_flight", int, 1),
-        ):
-            if name not in section:
-                continue
-            raw = section[name]
-            if isinstance(raw, bool) or not isinstance(raw, int | float):
-                raise InputError(f"[http] {name} must be a number, got {raw!r}")
-            if raw < minimum:
-                raise InputError(f"[http] {name} must be at least {minimum:g}, got {raw!r}")
-            values[name] = kind(raw)
-        return cls(**values)
+        )
+        return cls(**read_numbers(section, "http", spec))
 
 
 class LatencyGate:

@@ -28,7 +28,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from sceau.errors import InputError
+from sceau.config import read_numbers
 from sceau.services.admission import ARRIVAL_KEY, GATE_KEY, WRITE_METHODS
 
 _WRITES = frozenset(m.encode() for m in WRITE_METHODS)
@@ -45,22 +45,13 @@ class ServerLimits:
 
     @classmethod
     def from_config(cls, section: dict[str, Any]) -> ServerLimits:
-        values: dict[str, Any] = {}
-        for name, kind, minimum in (
+        spec = (
             ("header_timeout", float, 0.1),
             ("body_timeout", float, 0.1),
             ("keepalive_timeout", float, 0.1),
             ("max_connections", int, 1),
-        ):
-            if name not in section:
-                continue
-            raw = section[name]
-            if isinstance(raw, bool) or not isinstance(raw, int | float):
-                raise InputError(f"[http] {name} must be a number, got {raw!r}")
-            if raw < minimum:
-                raise InputError(f"[http] {name} must be at least {minimum:g}, got {raw!r}")
-            values[name] = kind(raw)
-        return cls(**values)
+        )
+        return cls(**read_numbers(section, "http", spec))
 
 
 def _raw_response(status: int, reason: str, message: str, extra: bytes = b"") -> bytes:

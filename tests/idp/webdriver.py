@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from bench.local_server import NotServing, wait_until_ok
+from tests.instance import stop
 from tests.serving import free_port
 
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # W3C web element identifier
@@ -105,12 +106,7 @@ def chromedriver(log: Path) -> Iterator[str]:
             pytest.fail(f"chromedriver: {e}:\n{log.read_text()[-2000:]}")
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc)
 
 
 @contextlib.contextmanager

@@ -419,7 +419,7 @@ class Log:
 
     def _sequence_leased(self, batch: list[_Pending]) -> list[AppendResult]:
         existing: dict[bytes, int] = {}
-        if not getattr(self._storage, "detects_duplicates", False):
+        if not self._storage.detects_duplicates:
             existing = self._storage.find_leaves(self.name, [p.leaf_hash for p in batch])
         try:
             return self._integrate_and_commit(batch, existing)
@@ -485,7 +485,7 @@ class Log:
         """The newest durable checkpoint (re-read from storage when other processes write)."""
         if self._head is None:
             raise InternalError(f"log {self.name} is not open")
-        if getattr(self._storage, "shared", False):
+        if self._storage.shared:
             stored = await self._read(self._storage.load_head, self.name)
             if stored is not None and stored.size > self.size:
                 self._seen = SignedCheckpoint(

@@ -185,6 +185,7 @@ class PostgresStorage:
     """
 
     shared = True  # other processes write too: the engine re-reads the head for readers
+    detects_duplicates = False
 
     def __init__(
         self,

@@ -77,6 +77,7 @@ class SQLiteStorage:
     """A :class:`~sceau.log.storage.Storage` in one SQLite file (and its leaf-index file)."""
 
     detects_duplicates = True  # commit() raises DuplicateLeaves instead of a pre-check
+    shared = False
 
     def __init__(
         self, path: str | os.PathLike[str], *, create: bool = True, leaf_run: int = RUN_SIZE

@@ -68,6 +68,14 @@ class StaleHead(InternalError):
 
 
 class Storage(Protocol):
+    # Capabilities, declared by every driver (no probing):
+    shared: bool
+    """Other processes may commit to the same logs (PostgreSQL): the engine re-reads the
+    head for readers and sequences under :meth:`sequencer_lease`."""
+    detects_duplicates: bool
+    """:meth:`commit` raises :class:`DuplicateLeaves` itself (inside its transaction), so
+    the engine skips its separate :meth:`find_leaves` check before a batch."""
+
     def create_log(self, name: str, origin: str, first: BatchWrite | None) -> None:
         """Register a new, empty log (optionally with its first batch, e.g. a genesis)."""
         ...

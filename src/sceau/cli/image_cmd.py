@@ -261,6 +261,7 @@ def collect(
     """Every attached signature: ``(layout, bundle JSON, legacy payload or None)``; legacy
     ones get their inclusion proof from the log the trusted root names (when given)."""
     from sceau.client.oci.layouts import legacy_signatures, legacy_to_bundle, referrer_bundles
+    from sceau.errors import SceauError
 
     repo, digest = target.ref.repository, target.digest
     found: list[tuple[str, bytes, bytes | None]] = [
@@ -270,8 +271,8 @@ def collect(
         try:
             fetch = _proof_fetcher(trusted_root) if trusted_root is not None else None
             found.append(("legacy", legacy_to_bundle(sig, fetch), sig.payload))
-        except Exception as e:  # a malformed one is reported, others still count
-            found.append(("legacy", b"", str(e).encode()))
+        except SceauError as e:  # a malformed one is reported, others still count
+            found.append(("legacy", b"", e.message.encode()))
     return found
 
 

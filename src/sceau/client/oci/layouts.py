@@ -111,13 +111,13 @@ def referrer_bundles(registry: Registry, repo: str, digest: str) -> list[Attache
             continue
         body, _, _ = registry.get_manifest(repo, d.digest)
         manifest = json.loads(body)
-        if manifest.get("artifactType") != BUNDLE_MEDIA_TYPE:
+        if not isinstance(manifest, dict) or manifest.get("artifactType") != BUNDLE_MEDIA_TYPE:
             continue
-        subject = manifest.get("subject") or {}
-        if subject.get("digest") != digest:  # listed for another image: not ours to trust
-            continue
-        for layer in manifest.get("layers", []):
-            if layer.get("mediaType") == BUNDLE_MEDIA_TYPE:
+        subject = manifest.get("subject")
+        if not isinstance(subject, dict) or subject.get("digest") != digest:
+            continue  # listed for another image: not ours to trust
+        for layer in manifest.get("layers") or []:
+            if isinstance(layer, dict) and layer.get("mediaType") == BUNDLE_MEDIA_TYPE:
                 blob = registry.get_blob(repo, str(layer.get("digest")))
                 found.append(AttachedBundle(d.digest, dict(d.annotations), blob))
     return found

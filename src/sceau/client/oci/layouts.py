@@ -192,7 +192,12 @@ def attach_legacy(
     layers: list[dict[str, Any]] = []
     try:
         body, _, _ = registry.get_manifest(repo, tag)
-        layers = list(json.loads(body).get("layers", []))
+        existing = json.loads(body)
+        layers = (
+            [x for x in (existing.get("layers") or []) if isinstance(x, dict)]
+            if isinstance(existing, dict)
+            else []
+        )
     except RegistryNotFound:
         pass
     layer = Descriptor(media_type, registry.put_blob(repo, payload), len(payload),
@@ -219,7 +224,11 @@ def legacy_signatures(
     except RegistryNotFound:
         return []
     out = []
-    for layer in json.loads(body).get("layers", []):
+    manifest = json.loads(body)
+    layers = manifest.get("layers") if isinstance(manifest, dict) else None
+    for layer in layers if isinstance(layers, list) else []:
+        if not isinstance(layer, dict):
+            continue
         blob = registry.get_blob(repo, str(layer.get("digest")))
         annotations = layer.get("annotations") or {}
         out.append(LegacySignature(str(layer.get("mediaType")), blob, dict(annotations)))

@@ -7,7 +7,7 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,14 +98,16 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def served_instance(base: Path, env: dict[str, str] | None = None) -> Iterator[tuple[Path, str]]:
-    """``sceau init`` an instance in ``base/sceau`` on a free port, serve it in a
-    subprocess, and yield ``(instance dir, URL)`` once it is healthy."""
+def served_instance(
+    base: Path, env: dict[str, str] | None = None, init_args: Sequence[str] = ()
+) -> Iterator[tuple[Path, str]]:
+    """``sceau init [init_args]`` an instance in ``base/sceau`` on a free port, serve it in
+    a subprocess, and yield ``(instance dir, URL)`` once it is healthy."""
     url = f"http://127.0.0.1:{free_port()}"
     directory = base / "sceau"
     sceau = [sys.executable, "-m", "sceau"]
     init = subprocess.run(
-        [*sceau, "init", "--dir", str(directory), "--url", url],
+        [*sceau, "init", "--dir", str(directory), "--url", url, *init_args],
         capture_output=True, text=True, timeout=60, env=env,
     )  # fmt: skip
     assert init.returncode == 0, f"sceau init failed:\n{init.stdout}\n{init.stderr}"

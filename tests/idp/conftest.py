@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 
 from bench.local_server import NotServing, wait_until_ok
 from tests.idp.webdriver import chromedriver
-from tests.instance import ServedInstance, client_env, stop, wait_healthy
+from tests.instance import ServedInstance, client_env, served_instance, stop
 from tests.serving import free_port
 
 JS_DIR = Path(__file__).resolve().parent / "js"
@@ -57,35 +56,12 @@ def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield issuer
 
 
-@contextlib.contextmanager
-def served_instance_with(base: Path, init_args: list[str]) -> Iterator[ServedInstance]:
-    """Like :func:`tests.instance.served_instance`, with extra ``sceau init`` arguments."""
-    url = f"http://127.0.0.1:{free_port()}"
-    directory = base / "sceau"
-    sceau = [sys.executable, "-m", "sceau"]
-    init = subprocess.run(
-        [*sceau, "init", "--dir", str(directory), "--url", url, *init_args],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert init.returncode == 0, f"sceau init failed:\n{init.stdout}\n{init.stderr}"
-    log = base / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [*sceau, "serve", "--dir", str(directory), "--log-level", "warning"],
-            stdout=out, stderr=subprocess.STDOUT, cwd=base,
-        )  # fmt: skip
-    try:
-        wait_healthy(url, proc, log)
-        yield ServedInstance(directory, url)
-    finally:
-        stop(proc)
-
-
 @pytest.fixture(scope="session")
 def instance(idp: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedInstance]:
     base = tmp_path_factory.mktemp("instance")
-    with served_instance_with(base, ["--oidc-issuer", idp, "--client-id", CLIENT_ID]) as inst:
-        yield inst
+    init_args = ["--oidc-issuer", idp, "--client-id", CLIENT_ID]
+    with served_instance(base, init_args=init_args) as (directory, url):
+        yield ServedInstance(directory, url)
 
 
 @pytest.fixture(scope="session")

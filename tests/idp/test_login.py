@@ -20,9 +20,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.idp.conftest import CLIENT_ID, oidc_provider, served_instance_with
+from tests.idp.conftest import CLIENT_ID, oidc_provider
 from tests.idp.webdriver import Browser, browser
-from tests.instance import ServedInstance
+from tests.instance import ServedInstance, served_instance
 
 pytestmark = [pytest.mark.interop, pytest.mark.server, pytest.mark.slow]
 
@@ -167,7 +167,8 @@ def test_attest_logs_in_at_the_instance_s_provider(
     so ``sceau attest --oidc-client-id ID --oidc-device-flow`` needs no --oidc-issuer."""
     base = tmp_path_factory.mktemp("prod-instance")
     init = ["--no-dev-oidc", "--oidc-issuer", idp, "--client-id", CLIENT_ID]
-    with served_instance_with(base, init) as inst:
+    with served_instance(base, init_args=init) as (directory, url):
+        inst = ServedInstance(directory, url)
         predicate = tmp_path / "predicate.json"
         predicate.write_text(json.dumps(PREDICATE))
         command = ("attest", "--predicate", str(predicate), "--type", "slsaprovenance")

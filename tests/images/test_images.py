@@ -180,25 +180,18 @@ def test_multi_arch_recursive(cli: Cli, registry: RegistryServer) -> None:
         ok(cli.verify(f"{host}/multi@{digest}"))
 
 
-def test_basic_auth_registry(cli: Cli, auth_registry: RegistryServer) -> None:
+def test_basic_auth_registry(
+    cli: Cli, auth_registry: RegistryServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With Docker's config file credentials sceau pushes and pulls; without, one line."""
     host = auth_registry.host
     ref = f"{host}/private:v1"
     refused(cli.sign(ref), "needs credentials")
-    env_config = auth_registry.docker_config
-    import tests.images.conftest as c
-
-    prior = os.environ.get("DOCKER_CONFIG")
-    os.environ["DOCKER_CONFIG"] = str(env_config)
-    try:
-        c.push_image(host, "private", "v1", b"private")
-    finally:
-        if prior is None:
-            os.environ.pop("DOCKER_CONFIG")
-        else:
-            os.environ["DOCKER_CONFIG"] = prior
-    ok(cli.sign(ref, docker_config=env_config))
-    ok(cli.verify(ref, docker_config=env_config))
+    with monkeypatch.context() as m:  # the test's own pushes log in too
+        m.setenv("DOCKER_CONFIG", str(auth_registry.docker_config))
+        push_image(host, "private", "v1", b"private")
+    ok(cli.sign(ref, docker_config=auth_registry.docker_config))
+    ok(cli.verify(ref, docker_config=auth_registry.docker_config))
     refused(cli.verify(ref), "needs credentials")
 
 

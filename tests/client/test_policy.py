@@ -53,10 +53,16 @@ def test_issuer_reads_both_extensions(gh, email) -> None:
 def test_regexp(gh) -> None:
     p.IdentityRegexp(r"https://github\.com/trailofbits/.*", issuer=GITHUB_ISSUER).verify(gh)
     p.IdentityRegexp(r".*release\.yml@refs/tags/v.*", issuer_regexp=r"https://token\..*").verify(gh)
+    # cosign's semantics (Go regexp.MatchString): a match anywhere, unless anchored.
+    p.IdentityRegexp(r"trailofbits", issuer_regexp=r"githubusercontent").verify(gh)
     with pytest.raises(PolicyError, match="no certificate identity matches"):
-        p.IdentityRegexp(r"trailofbits", issuer=GITHUB_ISSUER).verify(gh)  # full match only
+        p.IdentityRegexp(r"^trailofbits$", issuer=GITHUB_ISSUER).verify(gh)
+    with pytest.raises(PolicyError, match="no certificate identity matches"):
+        p.IdentityRegexp(r"^github\.com/", issuer=GITHUB_ISSUER).verify(gh)
     with pytest.raises(PolicyError, match="does not match"):
         p.IssuerRegexp(r"https://accounts\..*").verify(gh)
+    with pytest.raises(PolicyError, match="does not match"):
+        p.IssuerRegexp(r"^token\.actions").verify(gh)
     with pytest.raises(ValueError):
         p.IdentityRegexp("x", issuer="a", issuer_regexp="b")
     with pytest.raises(ValueError, match="bad identity regexp"):

@@ -107,14 +107,16 @@ def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
     ident.add_argument(
         "--certificate-identity-regexp",
         metavar="RE",
-        help="regular expression the SAN must fully match",
+        help="regular expression the SAN must match (as cosign: anywhere unless anchored "
+        "with ^...$)",
     )
     iss = g.add_mutually_exclusive_group()
     iss.add_argument("--certificate-oidc-issuer", metavar="URL", help="exact OIDC issuer")
     iss.add_argument(
         "--certificate-oidc-issuer-regexp",
         metavar="RE",
-        help="regular expression the OIDC issuer must fully match",
+        help="regular expression the OIDC issuer must match (as cosign: anywhere unless "
+        "anchored with ^...$)",
     )
     g.add_argument("--github-repository", metavar="OWNER/REPO")
     g.add_argument("--github-ref", metavar="REF")

@@ -126,7 +126,12 @@ class Identity:
 
 
 class IdentityRegexp:
-    """SAN identity matching a regular expression (full match), issuer exact or by regexp."""
+    """SAN identity matching a regular expression, issuer exact or by regexp.
+
+    Regexps match the way cosign's do (Go ``regexp.MatchString``): anywhere in the value
+    unless anchored with ``^…$`` — so ``example\.com`` also accepts ``evil-example.com``;
+    anchor what you mean.
+    """
 
     def __init__(
         self, identity_regexp: str, issuer: str | None = None, issuer_regexp: str | None = None
@@ -164,7 +169,7 @@ class SANRegexp:
 
     def verify(self, cert: Any) -> None:
         sans = cert_identities(cert)
-        if not any(self._re.fullmatch(s) for s in sans):
+        if not any(self._re.search(s) for s in sans):
             raise PolicyError(
                 f"no certificate identity matches {self.pattern!r}: "
                 f"got {', '.join(map(repr, sans)) or 'none'}"
@@ -198,7 +203,7 @@ class IssuerRegexp:
         found = _issuers(cert)
         if not found:
             raise PolicyError("certificate has no OIDC issuer extension")
-        bad = [f for f in found if not self._re.fullmatch(f)]
+        bad = [f for f in found if not self._re.search(f)]
         if bad:
             raise PolicyError(f"certificate OIDC issuer {bad[0]!r} does not match {self.pattern!r}")
 

@@ -13,10 +13,12 @@ import argparse
 from sceau.cli.sign import (
     add_identity_arguments,
     add_key_arguments,
+    add_overwrite_argument,
     add_signing_trust_arguments,
     describe,
     identity_from_args,
     key_from_args,
+    refuse_overwrite,
     signing_trust_from_args,
 )
 
@@ -47,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bundle", metavar="OUT", help=f"bundle path (default FILE{BUNDLE_SUFFIX})"
     )
+    add_overwrite_argument(parser)
     add_identity_arguments(parser)
     add_key_arguments(parser)
     add_signing_trust_arguments(parser)
@@ -88,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         [(Path(args.file).name, hash_file(args.file))], predicate_type, predicate
     )
     out = Path(args.bundle or args.file + BUNDLE_SUFFIX)
+    refuse_overwrite(args, [out])
     signing_config, trusted_root = signing_trust_from_args(args)
     key = key_from_args(args)
     if key is not None:

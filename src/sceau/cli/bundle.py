@@ -28,4 +28,5 @@ def run(args: argparse.Namespace) -> int:
     root = None if args.no_checks else trusted_root_from_args(args)
     report = inspect_bundle(bundle, root)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
-    return 0
+    # Scripts test the exit status: a failed trust check is a failure, not a description.
+    return 1 if report.get("verification", {}).get("ok") is False else 0

@@ -14,7 +14,6 @@ does (docs/images.md).
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import sys
 from dataclasses import dataclass
@@ -281,6 +280,7 @@ def _proof_fetcher(trusted_root: Any) -> Any:
     lists under that log ID (``GET /api/v1/log/entries?logIndex=N``)."""
     import httpx
 
+    from sceau.client import rekor_json
     from sceau.errors import VerificationError
 
     def fetch(log_id_hex: str, index: int) -> dict[str, Any]:
@@ -296,14 +296,10 @@ def _proof_fetcher(trusted_root: Any) -> Any:
             raise VerificationError(
                 f"cannot get the inclusion proof of entry {index}: {e}"
             ) from None
-        return {
-            "logIndex": str(proof["logIndex"]),
-            "rootHash": base64.b64encode(bytes.fromhex(proof["rootHash"])).decode(),
-            "treeSize": str(proof["treeSize"]),
-            "hashes": [base64.b64encode(bytes.fromhex(h)).decode()
-                       for h in proof["hashes"]],
-            "checkpoint": {"envelope": proof["checkpoint"]},
-        }  # fmt: skip
+        try:
+            return rekor_json.v1_inclusion_proof(proof)
+        except (KeyError, TypeError, ValueError) as e:
+            raise VerificationError(f"malformed inclusion proof of entry {index}: {e}") from None
 
     return fetch
 

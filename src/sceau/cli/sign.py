@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 BUNDLE_SUFFIX = ".sigstore.json"
@@ -36,12 +38,31 @@ def add_signing_trust_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--tuf-root", metavar="FILE", help="with --instance: initial TUF root.json")
     g.add_argument("--offline", action="store_true", help="with --instance: use the TUF cache")
     g.add_argument("--rekor-version", type=int, choices=(1, 2), help="force this Rekor API version")
+    o = parser.add_argument_group(
+        "service overrides (where to ask; what to trust still comes from the trusted root)"
+    )
+    o.add_argument("--rekor-url", metavar="URL", help="sign into this Rekor log (v1 unless known)")
+    o.add_argument("--fulcio-url", metavar="URL", help="get the certificate from this CA")
+    o.add_argument("--timestamp-server-url", metavar="URL", help="timestamp with this TSA")
 
 
 def signing_trust_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
-    """``(SigningConfig, TrustedRoot)`` from whichever source the options name."""
-    from pathlib import Path
+    """``(SigningConfig, TrustedRoot)`` from whichever source the options name, with the
+    ``--*-url`` overrides applied."""
+    signing_config, trusted_root = _signing_trust(args)
+    overrides = {
+        "rekor_url": getattr(args, "rekor_url", None),
+        "ca_url": getattr(args, "fulcio_url", None),
+        "tsa_url": getattr(args, "timestamp_server_url", None),
+    }
+    if any(overrides.values()):
+        signing_config = signing_config.with_overrides(
+            rekor_version=getattr(args, "rekor_version", None), **overrides
+        )
+    return signing_config, trusted_root
 
+
+def _signing_trust(args: argparse.Namespace) -> tuple[Any, Any]:
     from sceau.client.signing_config import SigningConfig, load_signing_config
     from sceau.client.trust import TrustedRoot, load_trusted_root
     from sceau.errors import InputError
@@ -182,6 +203,24 @@ def key_from_args(args: argparse.Namespace) -> Any | None:
     return load_key(ref)
 
 
+def add_overwrite_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace existing output files (else refused)"
+    )
+
+
+def refuse_overwrite(args: argparse.Namespace, outputs: Sequence[Path]) -> None:
+    """Refuse, before anything is signed, to replace an existing output (as sigstore-python
+    does): a bundle that already exists is often the one a release needs."""
+    from sceau.errors import InputError
+
+    if getattr(args, "overwrite", False):
+        return
+    for out in outputs:
+        if out.exists():
+            raise InputError(f"refusing to overwrite {out}: it exists (give --overwrite)")
+
+
 def describe(bundle: dict[str, Any]) -> str:
     entry = bundle["verificationMaterial"]["tlogEntries"][0]
     kv = entry["kindVersion"]
@@ -197,14 +236,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bundle", metavar="OUT", help=f"bundle path (one FILE only; default FILE{BUNDLE_SUFFIX})"
     )
+    add_overwrite_argument(parser)
     add_identity_arguments(parser)
     add_key_arguments(parser)
     add_signing_trust_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from sceau.client.sign import SigningContext, write_bundle
     from sceau.errors import InputError
 
@@ -214,6 +252,7 @@ def run(args: argparse.Namespace) -> int:
         if not Path(f).is_file():
             raise InputError(f"cannot sign {f}: not a readable file")
     outputs = [Path(args.bundle)] if args.bundle else [Path(f + BUNDLE_SUFFIX) for f in args.files]
+    refuse_overwrite(args, outputs)
     signing_config, trusted_root = signing_trust_from_args(args)
     key = key_from_args(args)
     if key is not None:
@@ -242,8 +281,6 @@ def run(args: argparse.Namespace) -> int:
 def conformance_sign_bundle(args: argparse.Namespace) -> int:
     """``sceau conformance sign-bundle`` (docs/protocols.md §8.1): files given win; whatever is
     missing comes from the public-good (or ``--staging``) TUF repository."""
-    from pathlib import Path
-
     from sceau.client.identity import IdentityToken
     from sceau.client.sign import SigningContext, write_bundle
     from sceau.client.signing_config import load_signing_config

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
+from sceau.client import rekor_json
 from sceau.errors import RemoteError
 
 CA_PATH = "/api/v2/signingCert"
@@ -205,30 +206,9 @@ def rekor_v1_create(http: Http, base_url: str, proposed: dict[str, Any]) -> dict
         raise SigningServiceError("Rekor v1 log answered other than one entry")
     (entry,) = doc.values()
     try:
-        proof = entry["verification"]["inclusionProof"]
-        body = base64.b64decode(entry["body"], validate=True)
-        out = {
-            "logIndex": _int_str(entry["logIndex"]),
-            "logId": {"keyId": b64(bytes.fromhex(entry["logID"]))},
-            "kindVersion": _kind_version(body),
-            "integratedTime": _int_str(entry["integratedTime"]),
-            "inclusionPromise": {
-                "signedEntryTimestamp": b64(
-                    base64.b64decode(entry["verification"]["signedEntryTimestamp"], validate=True)
-                )
-            },
-            "inclusionProof": {
-                "logIndex": _int_str(proof["logIndex"]),
-                "rootHash": b64(bytes.fromhex(proof["rootHash"])),
-                "treeSize": _int_str(proof["treeSize"]),
-                "hashes": [b64(bytes.fromhex(h)) for h in proof["hashes"]],
-                "checkpoint": {"envelope": _str(proof["checkpoint"])},
-            },
-            "canonicalizedBody": b64(body),
-        }
-    except (KeyError, TypeError, ValueError) as e:
+        return rekor_json.v1_entry(entry)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise SigningServiceError(f"Rekor v1 log answered a malformed entry ({e!r})") from None
-    return out
 
 
 def rekor_v2_create(http: Http, base_url: str, request: dict[str, Any]) -> dict[str, Any]:
@@ -239,51 +219,6 @@ def rekor_v2_create(http: Http, base_url: str, request: dict[str, Any]) -> dict[
         raise _refusal("Rekor v2 log", resp)
     entry = _json("Rekor v2 log", resp)
     try:
-        proof = entry["inclusionProof"]
-        body = base64.b64decode(entry["canonicalizedBody"], validate=True)
-        out: dict[str, Any] = {
-            "logIndex": _int_str(entry["logIndex"]),
-            "logId": {"keyId": b64(base64.b64decode(entry["logId"]["keyId"], validate=True))},
-            "kindVersion": _kind_version(body),
-        }
-        # Rekor v2 has no integrated time and no promise (it answers "0" and null).
-        if entry.get("integratedTime") not in (None, "0", 0):
-            out["integratedTime"] = _int_str(entry["integratedTime"])
-        out["inclusionProof"] = {
-            "logIndex": _int_str(proof["logIndex"]),
-            "rootHash": b64(base64.b64decode(proof["rootHash"], validate=True)),
-            "treeSize": _int_str(proof["treeSize"]),
-            "hashes": [b64(base64.b64decode(h, validate=True)) for h in proof.get("hashes") or []],
-            "checkpoint": {"envelope": _str(proof["checkpoint"]["envelope"])},
-        }
-        out["canonicalizedBody"] = b64(body)
-    except (KeyError, TypeError, ValueError) as e:
+        return rekor_json.v2_entry(entry)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise SigningServiceError(f"Rekor v2 log answered a malformed entry ({e!r})") from None
-    if out["kindVersion"] != entry.get("kindVersion", out["kindVersion"]):
-        raise SigningServiceError("Rekor v2 log: kindVersion disagrees with the entry body")
-    return out
-
-
-def _int_str(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"not an integer: {value!r}")
-    n = int(value)
-    if n < 0:
-        raise ValueError(f"negative integer: {n}")
-    return str(n)
-
-
-def _str(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"not a string: {value!r}")
-    return value
-
-
-def _kind_version(body: bytes) -> dict[str, str]:
-    import json
-
-    doc = json.loads(body)
-    kind, version = doc["kind"], doc["apiVersion"]
-    if not isinstance(kind, str) or not isinstance(version, str):
-        raise ValueError("kind/apiVersion are not strings")
-    return {"kind": kind, "version": version}

@@ -219,7 +219,13 @@ def _single_entry(vm: Obj) -> TlogEntry:
     raws = vm.list("tlogEntries")
     if len(raws) != 1:
         raise BundleError(f"bundle must contain exactly one log entry, found {len(raws)}")
-    e = Obj(raws[0], "bundle.tlogEntries[0]", _ENTRY, BundleError)
+    return parse_tlog_entry(raws[0], "bundle.tlogEntries[0]")
+
+
+def parse_tlog_entry(raw: object, where: str = "log entry") -> TlogEntry:
+    """A ``TransparencyLogEntry`` (protobuf JSON) — the shape bundles carry and sceau's
+    log readers convert Rekor answers into."""
+    e = Obj(raw, where, _ENTRY, BundleError)
     log_id = e.obj("logId", ("keyId",))
     kv = e.obj("kindVersion", ("kind", "version"))
     assert log_id is not None and kv is not None

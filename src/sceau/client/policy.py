@@ -126,7 +126,7 @@ class Identity:
 
 
 class IdentityRegexp:
-    """SAN identity matching a regular expression, issuer exact or by regexp.
+    r"""SAN identity matching a regular expression, issuer exact or by regexp.
 
     Regexps match the way cosign's do (Go ``regexp.MatchString``): anywhere in the value
     unless anchored with ``^…$`` — so ``example\.com`` also accepts ``evil-example.com``;

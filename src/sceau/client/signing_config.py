@@ -10,7 +10,7 @@ EXACT = first ``count``). A ``rekor_version`` forces one Rekor API version befor
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -82,6 +82,42 @@ class SigningConfig:
                 f"unsupported trust config media type {top.raw('mediaType')!r}"
             )
         return parse_signing_config(top.raw("signingConfig"))
+
+    def with_overrides(
+        self,
+        *,
+        rekor_url: str | None = None,
+        rekor_version: int | None = None,
+        ca_url: str | None = None,
+        tsa_url: str | None = None,
+        oidc_url: str | None = None,
+    ) -> SigningConfig:
+        """This config with some services replaced by one URL each (cosign's ``--rekor-url``,
+        ``--fulcio-url``, ``--timestamp-server-url``, ``--oidc-issuer``).
+
+        A replaced log keeps the API version the config gives that URL; an unknown URL is
+        Rekor ``rekor_version`` (default 1, as cosign's flag means). What the services
+        answer is still verified against the trusted root: an override changes where to
+        ask, not what to trust.
+        """
+
+        def one(url: str, known: Sequence[Service], default_version: int) -> tuple[Service, ...]:
+            url = url.rstrip("/")
+            versions = [s.major_api_version for s in known if s.url.rstrip("/") == url]
+            version = versions[0] if versions and rekor_version is None else default_version
+            return (Service(url, version, None),)
+
+        changed = self
+        if rekor_url:
+            logs = one(rekor_url, self.rekor_tlog_urls, rekor_version or 1)
+            changed = replace(changed, rekor_tlog_urls=logs, rekor_tlog_config=None)
+        if ca_url:
+            changed = replace(changed, ca_urls=one(ca_url, self.ca_urls, 1))
+        if tsa_url:
+            changed = replace(changed, tsa_urls=one(tsa_url, self.tsa_urls, 1), tsa_config=None)
+        if oidc_url:
+            changed = replace(changed, oidc_urls=one(oidc_url, self.oidc_urls, 1))
+        return changed
 
     def select(self, *, rekor_version: int | None = None, now: datetime | None = None) -> Services:
         """The services to sign with now; raises :class:`SigningConfigError` if there are none."""

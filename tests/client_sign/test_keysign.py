@@ -189,7 +189,8 @@ def test_pkcs11_key_signs(instance: Instance, trust, softhsm_key: str, tmp_path:
     assert v.returncode == 0, v.stderr
     bad = instance.run(
         "sign", "--instance-dir", str(instance.dir), "--key-ref",
-        "pkcs11:token=sceau-test;object=signing-key?pin-value=0000", str(art), **env,
+        "pkcs11:token=sceau-test;object=signing-key?pin-value=0000", str(art), "--overwrite",
+        **env,
     )  # fmt: skip
     msg = one_error_line(bad, "PKCS#11")
     assert "0000" not in msg  # the PIN is never echoed

@@ -89,7 +89,7 @@ def verify_entry(
 def _open_checkpoint(
     text: str, log: LogInstance, witnesses: Sequence[Witness], threshold: int
 ) -> tuple[Any, tuple[str, ...]]:
-    verifier = _log_verifier(log)
+    verifier = log_verifier(log)
     extra = witness_verifiers(witnesses) if witnesses else []
     try:
         parsed = notes.verify_note(text, [verifier, *extra])
@@ -102,7 +102,7 @@ def _open_checkpoint(
     return checkpoint, cosigned
 
 
-def _log_verifier(log: LogInstance) -> Any:
+def log_verifier(log: LogInstance) -> Any:
     """The note verifier of a log, named host[:port] of its base URL (the js rule); its key
     hint must be the log ID's first 4 bytes (the python rule)."""
 

@@ -33,6 +33,7 @@ from sceau.cli.verify import (
     add_policy_arguments,
     add_trust_arguments,
     policy_from_args,
+    trust_hints,
     trusted_root_from_args,
 )
 
@@ -102,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
         if action in ("sign", "attest"):
             return _sign(args, registry, target)
         if action in ("verify", "verify-attestation"):
-            return _verify(args, registry, target)
+            with trust_hints(args):
+                return _verify(args, registry, target)
         if action == "tree":
             return _tree(registry, target)
         return _download(args, registry, target)

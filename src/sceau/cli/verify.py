@@ -7,8 +7,9 @@ identity policy), so every command spells them the same way.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 DEFAULT_BUNDLE_SUFFIX = ".sigstore.json"
@@ -44,10 +45,16 @@ def _from_staging(args: argparse.Namespace) -> Any:
 
 
 def _from_instance(args: argparse.Namespace) -> Any:
-    from sceau.client.tuf import instance_trust
+    from sceau.client.tuf import REFRESH_INTERVAL, instance_trust
+    from sceau.errors import InputError
 
+    if getattr(args, "refresh", False) and args.offline:
+        raise InputError("--refresh and --offline contradict each other")
     return instance_trust(
-        args.instance, bootstrap_root=args.tuf_root, offline=args.offline
+        args.instance,
+        bootstrap_root=args.tuf_root,
+        offline=args.offline,
+        max_age=0.0 if getattr(args, "refresh", False) else REFRESH_INTERVAL,
     ).trusted_root
 
 
@@ -81,6 +88,57 @@ def add_trust_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--offline", action="store_true", help="with --instance: use the cached trust, no network"
+    )
+    group.add_argument(
+        "--refresh",
+        action="store_true",
+        help="with --instance: fetch the trust root now (after the instance rotated a key)",
+    )
+
+
+# Symptoms of verifying against the wrong (or an outdated) trust root, whatever the check.
+_TRUST_SYMPTOMS = (
+    "not in the trusted root",
+    "the trusted root does not list",
+    "certificate chain does not verify",
+    "has no TSA",
+)
+
+
+@contextlib.contextmanager
+def trust_hints(args: argparse.Namespace) -> Iterator[None]:
+    """Add what to do to an error that means "this trust root does not describe where the
+    bundle comes from": which root was used, and how to give the right or a fresh one."""
+    from sceau.errors import VerificationError
+
+    try:
+        yield
+    except VerificationError as e:
+        if not any(s in e.message for s in _TRUST_SYMPTOMS):
+            raise
+        e.message = f"{e.message}; {_trust_hint(args)}"
+        e.args = (e.message,)
+        raise
+
+
+def _trust_hint(args: argparse.Namespace) -> str:
+    if getattr(args, "instance", None):
+        return (
+            f"the trust root came from {args.instance} (TUF): if that instance rotated a "
+            "key since, run again with --refresh"
+        )
+    for option in ("trusted_root", "trust_config"):
+        if getattr(args, option, None):
+            flag = "--" + option.replace("_", "-")
+            return (
+                f"checked against {flag} {getattr(args, option)}: is the bundle from that "
+                "instance, and is that file current (an instance that rotated a key "
+                "publishes a new one)?"
+            )
+    which = "staging" if getattr(args, "staging", False) else "public-good production"
+    return (
+        f"checked against the {which} trust root (the default): for a bundle from another "
+        "instance give --instance URL, --trust-config FILE or --trusted-root FILE"
     )
 
 
@@ -195,29 +253,54 @@ def read_bundle(path: str) -> Any:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "artifact", metavar="FILE_OR_DIGEST", help="the signed file, or sha256:<hex> of it"
+        "artifacts",
+        nargs="+",
+        metavar="FILE_OR_DIGEST",
+        help="signed files (each with FILE.sigstore.json), or sha256:<hex> with --bundle",
     )
     parser.add_argument(
-        "--bundle", metavar="B", help=f"the Sigstore bundle (default: FILE{DEFAULT_BUNDLE_SUFFIX})"
+        "--bundle",
+        metavar="B",
+        help=f"the Sigstore bundle (one FILE only; default FILE{DEFAULT_BUNDLE_SUFFIX})",
     )
     add_policy_arguments(parser)
     add_trust_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Verify every file; report each, and fail if any fails (all are still checked, so
+    one run tells which of a release's files are bad)."""
     from sceau.client.verify import Verifier
-    from sceau.errors import InputError
+    from sceau.errors import InputError, VerificationError
 
-    bundle_path = args.bundle
-    if bundle_path is None:
-        if args.artifact.startswith("sha256:"):
-            raise InputError("--bundle is required when verifying a digest")
-        bundle_path = args.artifact + DEFAULT_BUNDLE_SUFFIX
+    if args.bundle and len(args.artifacts) != 1:
+        raise InputError("--bundle takes one FILE; without it each FILE has FILE.sigstore.json")
+    pairs = []
+    for artifact in args.artifacts:
+        bundle_path = args.bundle
+        if bundle_path is None:
+            if artifact.startswith("sha256:"):
+                raise InputError("--bundle is required when verifying a digest")
+            bundle_path = artifact + DEFAULT_BUNDLE_SUFFIX
+        pairs.append((artifact, bundle_path))
     policy = policy_from_args(args)
-    bundle = read_bundle(bundle_path)
-    artifact = artifact_from_arg(args.artifact)
-    result = Verifier(trusted_root_from_args(args)).verify_artifact(bundle, artifact, policy)
-    who = result.identity or "the given key"
-    suffix = f" ({result.issuer})" if result.issuer else ""
-    print(f"OK: {args.artifact} signed by {who}{suffix}", file=sys.stdout)
+    verifier = Verifier(trusted_root_from_args(args))
+    failed = 0
+    for artifact, bundle_path in pairs:
+        try:
+            with trust_hints(args):
+                bundle = read_bundle(bundle_path)
+                result = verifier.verify_artifact(bundle, artifact_from_arg(artifact), policy)
+        except (VerificationError, InputError) as e:
+            if len(pairs) == 1:
+                raise
+            print(f"FAIL: {artifact}: {e.message}", file=sys.stderr)
+            failed += 1
+            continue
+        who = result.identity or "the given key"
+        suffix = f" ({result.issuer})" if result.issuer else ""
+        print(f"OK: {artifact} signed by {who}{suffix}", file=sys.stdout)
+    if failed:
+        print(f"error: {failed} of {len(pairs)} files failed verification", file=sys.stderr)
+        return 1
     return 0

@@ -12,6 +12,7 @@ from sceau.cli.verify import (
     artifact_from_arg,
     policy_from_args,
     read_bundle,
+    trust_hints,
     trusted_root_from_args,
 )
 
@@ -34,13 +35,14 @@ def run(args: argparse.Namespace) -> int:
     policy = policy_from_args(args)
     bundle = read_bundle(args.bundle)
     verifier = Verifier(trusted_root_from_args(args))
-    if args.artifact:
-        result = verifier.verify_artifact(bundle, artifact_from_arg(args.artifact), policy)
-        statement = result.statement
-    else:
-        result = verifier.verify_dsse_result(bundle, policy)
-        assert result.payload_type is not None and result.payload is not None
-        statement = parse_statement(result.payload_type, result.payload)
+    with trust_hints(args):
+        if args.artifact:
+            result = verifier.verify_artifact(bundle, artifact_from_arg(args.artifact), policy)
+            statement = result.statement
+        else:
+            result = verifier.verify_dsse_result(bundle, policy)
+            assert result.payload_type is not None and result.payload is not None
+            statement = parse_statement(result.payload_type, result.payload)
     assert statement is not None
     print(
         f"OK: attestation signed by {result.identity or 'the given key'}"

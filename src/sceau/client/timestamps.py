@@ -58,7 +58,7 @@ def verify_token(token: bytes, signature: bytes, trusted_root: TrustedRoot) -> V
         try:
             verifier.verify_message(response, signature)
         except (TSAVerificationError, ValueError) as e:
-            reasons.append(str(e))
+            reasons.append(_reason(str(e)))
             continue
         if not tsa.valid_for.contains(gen_time):
             reasons.append("genTime is outside the TSA's validity in the trusted root")
@@ -68,6 +68,14 @@ def verify_token(token: bytes, signature: bytes, trusted_root: TrustedRoot) -> V
         "RFC 3161 timestamp does not verify against any trusted TSA"
         + (f" ({reasons[-1]})" if reasons else "")
     )
+
+
+def _reason(detail: str) -> str:
+    """A person's reason for a failed token, not OpenSSL's error stack: a chain that does
+    not build means another TSA signed it (usually: a bundle from another instance)."""
+    if "unable to get local issuer certificate" in detail or "certificate verify error" in detail:
+        return "it is signed by a TSA the trusted root does not list"
+    return detail.split(": ErrorStack(")[0][:200]
 
 
 def verify_timestamps(

@@ -286,7 +286,10 @@ class Verifier:
         try:
             return list(verifier.verify(cert, []).chain[1:])
         except (X509Error, UnsupportedGeneralNameType) as e:
-            raise CertificateError(f"certificate chain does not verify: {e}") from None
+            detail = str(e)
+            if "candidates exhausted" in detail and "no interior errors" in detail:
+                detail = "it was not issued by a CA the trusted root lists"
+            raise CertificateError(f"certificate chain does not verify: {detail}") from None
 
     def _path_valid_at(self, cert: Any, chain: list[Any], when: datetime) -> bool:
         trusted = self.trusted_root.ca_certificates_at(when)

@@ -124,7 +124,7 @@ def main() -> None:
                 bundles = []
                 with context.signer(dev.mint_email(email)) as signer:
                     for _ in range(count):
-                        bundle = json.dumps(signer.sign_dsse(statement)).encode()
+                        bundle = signer.sign_dsse(statement).to_json().encode()
                         attach_bundle(reg, repo, subject, bundle, SIGN_PREDICATE)
                         bundles.append(bundle)
                 from sceau.client.oci.reference import Reference
@@ -160,7 +160,7 @@ def main() -> None:
                     "predicateType": SIGN_PREDICATE, "predicate": {}}  # fmt: skip
 
                 def sign_image() -> None:
-                    bundle = json.dumps(signer.sign_dsse(statement)).encode()
+                    bundle = signer.sign_dsse(statement).to_json().encode()
                     attach_bundle(reg, target.ref.repository,
                                   Descriptor(OCI_MANIFEST, target.digest, len(target.manifest)),
                                   bundle, SIGN_PREDICATE)  # fmt: skip

@@ -129,8 +129,8 @@ def distinct(count: int) -> Workload:
             artifact = b"distinct-certificate artifact %d\n" % i
             with ctx.signer(token) as signer:  # a new signer: a new key and certificate
                 bundle = signer.sign_artifact(artifact)
-            cases.append((json.dumps(bundle).encode(), artifact, False))
-            certs.add(bundle["verificationMaterial"]["certificate"]["rawBytes"])
+            cases.append((bundle.to_json().encode(), artifact, False))
+            certs.add(bundle.certificate)
         assert len(certs) == count, "certificates repeat"
         name = f"{count} distinct certificates (local instance, P-384 CA, Rekor v1)"
         return Workload(

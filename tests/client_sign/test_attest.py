@@ -69,7 +69,7 @@ def test_attest_v2_is_hashedrekord_over_pae(instance: Instance, trust) -> None:
     digest = Digest.of_bytes(b"subject")
     statement = in_toto_statement([("subject.bin", digest)], "https://example.com/p", {"a": 1})
     with SigningContext(sc, tr, rekor_version=2).signer(instance.token()) as signer:
-        bundle = signer.sign_dsse(statement)
+        bundle = signer.sign_dsse(statement).to_dict()
     entry = bundle["verificationMaterial"]["tlogEntries"][0]
     assert entry["kindVersion"] == {"kind": "hashedrekord", "version": "0.0.2"}
     result = Verifier(tr).verify_artifact(

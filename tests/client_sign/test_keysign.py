@@ -79,13 +79,13 @@ def test_library_key_signing(instance: Instance, trust, key_files, version: int)
     policy = PublicKey(key.public_key())
     data = b"managed-key artifact"
     bundle = sign_artifact_with_key(data, key, sc, tr, rekor_version=version)
-    Verifier(tr).verify_artifact(json.dumps(bundle), data, policy)
+    Verifier(tr).verify_artifact(bundle, data, policy)
     digest = Digest.of_bytes(data)
     statement = in_toto_statement([("a", digest)], "https://example.com/p", {})
     att = sign_dsse_with_key(statement, key, sc, tr, rekor_version=version)
-    kind = att["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"]
+    kind = att.tlog_entry.kind
     assert kind == ("dsse" if version == 1 else "hashedrekord")
-    Verifier(tr).verify_artifact(json.dumps(att), digest, policy)
+    Verifier(tr).verify_artifact(att, digest, policy)
 
 
 def test_unusable_keys(tmp_path: Path, monkeypatch) -> None:
@@ -163,7 +163,7 @@ def test_pkcs11_key_signs(instance: Instance, trust, softhsm_key: str, tmp_path:
         data = b"signed inside the token"
         for version in (1, 2):
             bundle = sign_artifact_with_key(data, key, sc, tr, rekor_version=version)
-            Verifier(tr).verify_artifact(json.dumps(bundle), data, PublicKey(key.public_key()))
+            Verifier(tr).verify_artifact(bundle, data, PublicKey(key.public_key()))
         pub = tmp_path / "hsm.pub"
         pub.write_bytes(
             key.public_key().public_bytes(

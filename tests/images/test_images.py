@@ -299,7 +299,7 @@ def test_a_bundle_attached_by_sigstore_oci_verifies(
     with context.signer(dev.mint_email(EMAIL)) as signer:
         bundle = signer.sign_dsse(statement)
     path = tmp_path / "bundle.json"
-    path.write_text(json.dumps(bundle))
+    path.write_text(bundle.to_json())
     node = shutil.which("node")
     assert node, "node is not installed (tools/install-test-deps)"
     js = Path(__file__).with_name("js")

@@ -232,7 +232,7 @@ class _signer:
             def with_key(kind: str, data: Any) -> dict[str, Any]:
                 fn = sign_artifact_with_key if kind == "artifact" else sign_dsse_with_key
                 return fn(data, self.key, self.signing_config, self.trusted_root,
-                          rekor_version=version)  # fmt: skip
+                          rekor_version=version).to_dict()  # fmt: skip
 
             return with_key
         token = identity_from_args(self.args, self.signing_config)
@@ -241,10 +241,9 @@ class _signer:
         signer = self._ctx.__enter__()
 
         def keyless(kind: str, data: Any) -> dict[str, Any]:
-            result: dict[str, Any] = (
-                signer.sign_artifact(data) if kind == "artifact" else signer.sign_dsse(data)
-            )
-            return result
+            # The layouts translate protobuf JSON into registry artifacts.
+            bundle = signer.sign_artifact(data) if kind == "artifact" else signer.sign_dsse(data)
+            return dict(bundle.to_dict())
 
         return keyless
 

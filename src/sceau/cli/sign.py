@@ -12,7 +12,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sceau.client.bundle import Bundle
 
 BUNDLE_SUFFIX = ".sigstore.json"
 
@@ -221,11 +224,11 @@ def refuse_overwrite(args: argparse.Namespace, outputs: Sequence[Path]) -> None:
             raise InputError(f"refusing to overwrite {out}: it exists (give --overwrite)")
 
 
-def describe(bundle: dict[str, Any]) -> str:
-    entry = bundle["verificationMaterial"]["tlogEntries"][0]
-    kv = entry["kindVersion"]
-    n = len(bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"])
-    return f"log index {entry['logIndex']}, {kv['kind']} {kv['version']}, {n} timestamp(s)"
+def describe(bundle: Bundle) -> str:
+    """One line about a signed bundle."""
+    e = bundle.tlog_entry
+    n = len(bundle.timestamps)
+    return f"log index {e.log_index}, {e.kind} {e.version}, {n} timestamp(s)"
 
 
 # -- the command --------------------------------------------------------------------------

@@ -113,6 +113,82 @@ class Bundle:
         """Parse and shape-check a bundle; raises :class:`BundleError` with one line."""
         return parse_bundle(loads(data, "bundle", BundleError))
 
+    def to_dict(self) -> dict[str, Any]:
+        """The bundle as protobuf JSON (what :meth:`from_json` reads back to an equal
+        value): int64 as strings, bytes as base64, absent fields omitted."""
+        return bundle_document(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        import json
+
+        return json.dumps(self.to_dict(), indent=indent)
+
+
+def _b64e(data: bytes) -> str:
+    return binascii.b2a_base64(data, newline=False).decode()
+
+
+def tlog_entry_document(e: TlogEntry) -> dict[str, Any]:
+    """A :class:`TlogEntry` as a bundle ``TransparencyLogEntry`` (protobuf JSON)."""
+    out: dict[str, Any] = {
+        "logIndex": str(e.log_index),
+        "logId": {"keyId": _b64e(e.log_id)},
+        "kindVersion": {"kind": e.kind, "version": e.version},
+    }
+    if e.integrated_time:
+        out["integratedTime"] = str(e.integrated_time)
+    if e.inclusion_promise is not None:
+        out["inclusionPromise"] = {"signedEntryTimestamp": _b64e(e.inclusion_promise)}
+    if (p := e.inclusion_proof) is not None:
+        proof: dict[str, Any] = {
+            "logIndex": str(p.log_index),
+            "rootHash": _b64e(p.root_hash),
+            "treeSize": str(p.tree_size),
+            "hashes": [_b64e(h) for h in p.hashes],
+        }
+        if p.checkpoint is not None:
+            proof["checkpoint"] = {"envelope": p.checkpoint}
+        out["inclusionProof"] = proof
+    out["canonicalizedBody"] = _b64e(e.canonicalized_body)
+    return out
+
+
+def bundle_document(b: Bundle) -> dict[str, Any]:
+    """See :meth:`Bundle.to_dict`."""
+    vm: dict[str, Any] = {}
+    if b.certificate is None:
+        vm["publicKey"] = {"hint": b.public_key_hint} if b.public_key_hint else {}
+    elif b.version == "0.3":
+        vm["certificate"] = {"rawBytes": _b64e(b.certificate)}
+    else:
+        certs = (b.certificate, *b.chain)
+        vm["x509CertificateChain"] = {"certificates": [{"rawBytes": _b64e(c)} for c in certs]}
+    vm["tlogEntries"] = [tlog_entry_document(b.tlog_entry)]
+    vm["timestampVerificationData"] = {
+        "rfc3161Timestamps": [{"signedTimestamp": _b64e(t)} for t in b.timestamps]
+    }
+    doc: dict[str, Any] = {"mediaType": b.media_type, "verificationMaterial": vm}
+    content = b.content
+    if isinstance(content, DsseEnvelope):
+        doc["dsseEnvelope"] = {
+            "payload": _b64e(content.payload),
+            "payloadType": content.payload_type,
+            "signatures": [
+                {"sig": _b64e(sig), **({"keyid": keyid} if keyid is not None else {})}
+                for sig, keyid in content.signatures
+            ],
+        }
+    else:
+        ms: dict[str, Any] = {}
+        if content.digest is not None:
+            ms["messageDigest"] = {
+                "algorithm": content.digest_algorithm,
+                "digest": _b64e(content.digest),
+            }
+        ms["signature"] = _b64e(content.signature)
+        doc["messageSignature"] = ms
+    return doc
+
 
 def parse_bundle(doc: object) -> Bundle:
     """Shape-check a parsed bundle document: the fast path for the common shapes, and the

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from sceau.client.bundle import Bundle
 from sceau.client.hashing import Digest
 from sceau.client.sign import (
     IN_TOTO_PAYLOAD_TYPE,
@@ -263,7 +264,7 @@ def sign_artifact_with_key(
     trusted_root: TrustedRoot,
     *,
     rekor_version: int | None = None,
-) -> dict[str, Any]:
+) -> Bundle:
     """Sign an artifact with a managed key; return the bundle (a dict)."""
     from sceau.client._sign_http import Http
 
@@ -284,8 +285,7 @@ def sign_artifact_with_key(
         )
     finally:
         http.close()
-    self_check(bundle, trusted_root, digest=digest, policy=_policy(key))
-    return bundle
+    return self_check(bundle, trusted_root, digest=digest, policy=_policy(key))
 
 
 def sign_dsse_with_key(
@@ -296,7 +296,7 @@ def sign_dsse_with_key(
     *,
     rekor_version: int | None = None,
     payload_type: str = IN_TOTO_PAYLOAD_TYPE,
-) -> dict[str, Any]:
+) -> Bundle:
     from sceau.client._sign_http import Http
 
     tlog, tsas = signing_config.select_tlog(rekor_version=rekor_version)
@@ -308,5 +308,4 @@ def sign_dsse_with_key(
         bundle = complete_bundle(http, tlog, tsas, trusted_root, _material(key), envelope=envelope)
     finally:
         http.close()
-    self_check(bundle, trusted_root, policy=_policy(key))
-    return bundle
+    return self_check(bundle, trusted_root, policy=_policy(key))

@@ -17,7 +17,7 @@ The flow of sigstore-python's ``sign.py`` (docs/protocols.md §6, end):
 
     ctx = SigningContext.from_trust_config(Path("trust_config.json"))
     with ctx.signer(IdentityToken.parse(token)) as signer:
-        bundle = signer.sign_artifact(Path("a.txt"))      # a dict; json.dumps it
+        bundle = signer.sign_artifact(Path("a.txt"))      # a Bundle: bundle.to_json()
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from sceau.client._sign_http import (
     request_certificate,
     request_timestamp,
 )
-from sceau.client.bundle import BUNDLE_V03
+from sceau.client.bundle import BUNDLE_V03, Bundle, parse_bundle
 from sceau.client.hashing import Digest, hash_file
 from sceau.client.identity import IdentityError, IdentityToken
 from sceau.client.signing_config import Service, SigningConfig
@@ -320,26 +320,28 @@ class _AnyCertificate:
 
 
 def self_check(
-    bundle: dict[str, Any],
+    doc: dict[str, Any],
     trusted_root: TrustedRoot,
     *,
     digest: Digest | None = None,
     policy: Any = None,
-) -> None:
-    """Verify the bundle just made with the offline verifier; a failure means the instance
-    (or its trusted root) is inconsistent, and the bundle is not handed out."""
+) -> Bundle:
+    """The :class:`Bundle` a signing assembled, after verifying it with the offline
+    verifier; a failure means the instance (or its trusted root) is inconsistent, and the
+    bundle is not handed out."""
     from sceau.client.verify import Verifier
     from sceau.errors import VerificationError
 
     verifier = Verifier(trusted_root)
     try:
-        data = json.dumps(bundle).encode()
+        bundle = parse_bundle(doc)
         if digest is not None:
-            verifier.verify_artifact(data, digest, policy or _AnyCertificate())
+            verifier.verify_artifact(bundle, digest, policy or _AnyCertificate())
         else:
-            verifier.verify_dsse(data, policy or _AnyCertificate())
+            verifier.verify_dsse(bundle, policy or _AnyCertificate())
     except VerificationError as e:
         raise SigningError(f"the signed bundle does not verify: {e.message}") from None
+    return bundle
 
 
 # -- keyless ------------------------------------------------------------------------------
@@ -502,8 +504,8 @@ class Signer:
         cert = self.certificate()
         return Material(cert.public_key(), cert)
 
-    def sign_artifact(self, artifact: bytes | str | Path | Digest) -> dict[str, Any]:
-        """Sign a file, bytes, or a SHA-256 :class:`Digest`; return the bundle (a dict)."""
+    def sign_artifact(self, artifact: bytes | str | Path | Digest) -> Bundle:
+        """Sign a file, bytes, or a SHA-256 :class:`Digest`; return the verified bundle."""
         digest = artifact_digest(artifact)
         material = self._material()
         signature = self.key.sign_digest(digest.value)
@@ -516,15 +518,14 @@ class Signer:
             digest=digest.value,
             message_signature=signature,
         )
-        self_check(bundle, self.context.trusted_root, digest=digest)
-        return bundle
+        return self_check(bundle, self.context.trusted_root, digest=digest)
 
     def sign_dsse(
         self,
         statement: bytes | str | dict[str, Any],
         payload_type: str = IN_TOTO_PAYLOAD_TYPE,
-    ) -> dict[str, Any]:
-        """Sign an in-toto statement as a DSSE envelope; return the bundle (a dict)."""
+    ) -> Bundle:
+        """Sign an in-toto statement as a DSSE envelope; return the verified bundle."""
         payload = statement_bytes(statement)
         material = self._material()
         signature = self.key.sign_message(pae(payload_type, payload))
@@ -537,8 +538,7 @@ class Signer:
             material,
             envelope=envelope,
         )
-        self_check(bundle, self.context.trusted_root)
-        return bundle
+        return self_check(bundle, self.context.trusted_root)
 
 
 # -- one-shot functions ---------------------------------------------------------------------
@@ -551,7 +551,7 @@ def sign_artifact(
     trusted_root: TrustedRoot,
     *,
     rekor_version: int | None = None,
-) -> dict[str, Any]:
+) -> Bundle:
     """Sign one artifact keylessly; see :class:`Signer` to sign several with one certificate."""
     ctx = SigningContext(signing_config, trusted_root, rekor_version=rekor_version)
     with ctx.signer(identity_token) as signer:
@@ -566,7 +566,8 @@ def sign_dsse(
     *,
     rekor_version: int | None = None,
     payload_type: str = IN_TOTO_PAYLOAD_TYPE,
-) -> dict[str, Any]:
+) -> Bundle:
+    """Sign an in-toto statement keylessly as a DSSE envelope."""
     ctx = SigningContext(signing_config, trusted_root, rekor_version=rekor_version)
     with ctx.signer(identity_token) as signer:
         return signer.sign_dsse(statement, payload_type)
@@ -584,11 +585,11 @@ def in_toto_statement(
     }
 
 
-def write_bundle(bundle: dict[str, Any], path: str | Path) -> None:
+def write_bundle(bundle: Bundle, path: str | Path) -> None:
     """Write a bundle as JSON (not secret: 0644), atomically."""
     from sceau.durable import write_atomic
 
     try:
-        write_atomic(Path(path), json.dumps(bundle, indent=2).encode() + b"\n", 0o644)
+        write_atomic(Path(path), bundle.to_json().encode() + b"\n", 0o644)
     except OSError as e:
         raise InputError(f"cannot write bundle {path}: {e.strerror}") from None

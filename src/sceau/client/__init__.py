@@ -7,7 +7,10 @@
     from sceau.client import SigningContext
     ctx = SigningContext.from_trust_config(Path(".sceau/trust/trust_config.json"))
     with ctx.signer(token) as signer:
-        bundle = signer.sign_artifact(Path("a.txt"))
+        bundle = signer.sign_artifact(Path("a.txt"))    # the Bundle verify_artifact takes
+    Path("a.txt.sigstore.json").write_text(bundle.to_json())
+
+docs/client.md ("As a library") has a complete example, run by the tests.
 
 Imports are lazy so that ``import sceau.client`` stays cheap for the CLI.
 """

@@ -131,25 +131,44 @@ class RekorLog:
         return self._open_checkpoint(text)
 
     def _open_checkpoint(self, text: str) -> Head:
-        from sceau.client.tlog import log_verifier
+        """Parse the checkpoint and verify it with every trusted log key that signed it.
 
-        verified: bool | None = None
+        Logs are recognised by key, not by URL: a mirror or a proxy of a trusted log
+        verifies, and a log at a trusted URL signing with an unknown key does not."""
         try:
-            candidates = self._log_instances()
-            if candidates:
-                # v1 and v2 logs of one instance may share a URL: the key decides.
-                verifiers = [log_verifier(log) for log in candidates]
-                parsed = notes.verify_note(text, verifiers)
-                if not parsed.verified:
-                    raise LogEntryError("the log's checkpoint is not signed by its key")
+            note = notes.parse_note(text)
+            verifiers = self._verifiers_for(note)
+            verified: bool | None = None
+            if verifiers:
+                notes.verify_note(text, verifiers)
                 verified = True
-                body = parsed.body
-            else:
-                body = notes.parse_note(text).body
-            checkpoint = notes.Checkpoint.parse(body)
+            elif self._log_instances():
+                raise LogEntryError(
+                    f"the checkpoint of {self.url} is not signed by the key the trusted root "
+                    "gives for this log"
+                )
+            checkpoint = notes.Checkpoint.parse(note.body)
         except notes.NoteError as e:
             raise LogEntryError(f"the log's checkpoint does not verify: {e.message}") from None
         return Head(checkpoint.origin, checkpoint.size, checkpoint.root_hash, text, verified)
+
+    def _verifiers_for(self, note: Any) -> list[Any]:
+        """Note verifiers of trusted log keys for the signature lines that claim them."""
+        if self.trusted_root is None:
+            return []
+        now = datetime.now(UTC)
+        out = []
+        for log in self.trusted_root.tlogs:
+            if log.public_key is None or not log.started(now):
+                continue
+            for sig in note.signatures:
+                try:
+                    verifier = notes.note_verifier(sig.name, log.public_key)
+                except notes.NoteError:
+                    continue
+                if bytes(verifier.key_id) == sig.key_id:
+                    out.append(verifier)
+        return out
 
     def _log_instances(self) -> list[LogInstance]:
         """The trusted root's logs at this URL whose keys are in force."""
@@ -198,10 +217,9 @@ class RekorLog:
         except (KeyError, TypeError, ValueError, AttributeError, BundleError) as e:
             raise LogQueryError(f"the log answered a malformed entry ({e})") from None
         verified: bool | None = None
-        if self._log_instances():
+        if self.trusted_root is not None and self.trusted_root.tlog(entry.log_id) is not None:
             from sceau.client.tlog import verify_entry
 
-            assert self.trusted_root is not None
             verify_entry(entry, self.trusted_root)  # raises LogEntryError with the reason
             verified = True
         if uuid is not None and not uuid.lower().endswith(

@@ -200,11 +200,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_policy_arguments(parser)
     add_trust_arguments(parser)
+    from sceau.cli.cosign_args import add_detached_verify_arguments
+
+    add_detached_verify_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from sceau.cli import cosign_args
     from sceau.client.verify import Verifier
     from sceau.errors import InputError
+
+    if cosign_args.wants_cosign_verify(args):
+        return cosign_args.run_cosign_verify(
+            args,
+            policy_from_args(args),
+            trusted_root_from_args(args),
+            artifact_from_arg(args.artifact),
+        )
 
     bundle_path = args.bundle
     if bundle_path is None:

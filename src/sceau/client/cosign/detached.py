@@ -108,7 +108,7 @@ def verify_detached(
             )
         path = Verifier(trusted_root).check_certificate(cert, times, policy, sct=not ignore_sct)
         if chain:
-            _check_chain(chain, path)
+            _check_chain(chain, path, trusted_root.ca_certificates_at(when))
         checks += ["certificate chains to a trusted CA", "identity matches policy"]
         checks.append("SCT not checked (--insecure-ignore-sct)" if ignore_sct else "embedded SCT")
 
@@ -142,10 +142,17 @@ def _key(policy: VerificationPolicy) -> Any:
     return policy.key
 
 
-def _check_chain(given: list[bytes], path: list[Any]) -> None:
-    """A supplied chain adds no trust: it must be the path the trusted root gives."""
-    ders = [c.public_bytes(Encoding.DER) for c in path]
-    if given != ders[: len(given)]:
+def _check_chain(given: list[bytes], path: list[Any], trusted: frozenset[Any]) -> None:
+    """A supplied chain adds no trust: it must start at the leaf's verified issuer, go up
+    issuer by issuer, and hold only CA certificates of the trusted root."""
+    certs = [load_der_x509_certificate(d) for d in given]
+    linked = all(a.issuer == b.subject for a, b in zip(certs, certs[1:], strict=False))
+    if (
+        not path
+        or given[0] != path[0].public_bytes(Encoding.DER)
+        or not linked
+        or not all(c in trusted for c in certs)
+    ):
         raise CertificateError(
             "--certificate-chain is not the certificate's path to the trusted root's CA"
         )

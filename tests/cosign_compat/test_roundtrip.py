@@ -67,7 +67,9 @@ def test_detached_with_certificate_chain(instance: Instance, signed: Path, tmp_p
     """The chain must be the path the trusted root gives: the instance's own CA passes,
     a certificate that is not on that path is refused."""
     root = json.loads(instance.trusted_root.read_text())
-    chain_der = [c["rawBytes"] for c in root["certificateAuthorities"][0]["certChain"]["certificates"]]
+    chain_der = [
+        c["rawBytes"] for c in root["certificateAuthorities"][0]["certChain"]["certificates"]
+    ]
     pems = "".join(
         "-----BEGIN CERTIFICATE-----\n" + "\n".join(c[i : i + 64] for i in range(0, len(c), 64))
         + "\n-----END CERTIFICATE-----\n" for c in chain_der
@@ -175,3 +177,14 @@ def test_attest_rejects_a_type_that_is_not_a_uri(instance: Instance, tmp_path: P
               "--identity-token", instance.token(), *instance.signing(), cwd=tmp_path,
               home=instance.home)  # fmt: skip
     one_error_line(p, "invalid predicate type")
+
+
+def test_detached_outputs_need_one_keyless_file(instance: Instance, tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        (tmp_path / name).write_bytes(name.encode())
+    p = sceau("sign", "a", "b", "--output-signature", "s", *instance.signing(), cwd=tmp_path,
+              home=instance.home)  # fmt: skip
+    one_error_line(p, "take one FILE")
+    p = sceau("sign", "a", "--key", "k.pem", "--output-certificate", "c", *instance.signing(),
+              cwd=tmp_path, home=instance.home)  # fmt: skip
+    one_error_line(p, "a key has no certificate")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -146,7 +147,7 @@ def _check_chain(given: list[bytes], path: list[Any], trusted: frozenset[Any]) -
     """A supplied chain adds no trust: it must start at the leaf's verified issuer, go up
     issuer by issuer, and hold only CA certificates of the trusted root."""
     certs = [load_der_x509_certificate(d) for d in given]
-    linked = all(a.issuer == b.subject for a, b in zip(certs, certs[1:], strict=False))
+    linked = all(a.issuer == b.subject for a, b in pairwise(certs))
     if (
         not path
         or given[0] != path[0].public_bytes(Encoding.DER)

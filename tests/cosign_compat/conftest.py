@@ -64,17 +64,23 @@ def one_error_line(proc: Any, *expect: str) -> str:
     return lines[0]
 
 
-def legacy_bundle(sigstore_bundle: dict[str, Any]) -> dict[str, Any]:
+def legacy_bundle(
+    sigstore_bundle: dict[str, Any], public_key_pem: bytes | None = None
+) -> dict[str, Any]:
     """The legacy cosign bundle holding the same facts as a Rekor v1 Sigstore bundle: the
-    shape ``cosign sign-blob --bundle`` writes without ``--new-bundle-format``."""
+    shape ``cosign sign-blob --bundle`` writes without ``--new-bundle-format`` (for a key,
+    its PEM goes in ``cert``, as cosign does)."""
     vm = sigstore_bundle["verificationMaterial"]
-    raw = (
-        vm["certificate"]["rawBytes"]
-        if "certificate" in vm
-        else vm["x509CertificateChain"]["certificates"][0]["rawBytes"]
-    )
-    lines = "\n".join(raw[i : i + 64] for i in range(0, len(raw), 64))
-    pem = f"-----BEGIN CERTIFICATE-----\n{lines}\n-----END CERTIFICATE-----\n"
+    if public_key_pem is not None:
+        pem = public_key_pem.decode()
+    else:
+        raw = (
+            vm["certificate"]["rawBytes"]
+            if "certificate" in vm
+            else vm["x509CertificateChain"]["certificates"][0]["rawBytes"]
+        )
+        lines = "\n".join(raw[i : i + 64] for i in range(0, len(raw), 64))
+        pem = f"-----BEGIN CERTIFICATE-----\n{lines}\n-----END CERTIFICATE-----\n"
     entry = vm["tlogEntries"][0]
     return {
         "base64Signature": sigstore_bundle["messageSignature"]["signature"],

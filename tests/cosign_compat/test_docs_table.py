@@ -60,6 +60,10 @@ def _prepare(instance: Instance, work: Path, args: list[str]) -> None:
     if "cosign.bundle" in args and not (work / "cosign.bundle").exists():
         sigstore = json.loads((work / "file.txt.sigstore.json").read_text())
         write_json(work / "cosign.bundle", legacy_bundle(sigstore))
+    if "blob.bundle" in args and not (work / "blob.bundle").exists():
+        sigstore = json.loads((work / "blob.txt.sigstore.json").read_text())
+        key = (work / "cosign.pub").read_bytes()
+        write_json(work / "blob.bundle", legacy_bundle(sigstore, key))
 
 
 def _context(instance: Instance, args: list[str]) -> list[str]:

@@ -135,6 +135,16 @@ def test_cosign_key_pair_round_trip(instance: Instance, tmp_path: Path) -> None:
     p = sceau("verify", "blob", "--key", str(other / "cosign.pub"), "--signature", "blob.sig",
               "--rekor-url", instance.url, *trust, cwd=tmp_path, home=instance.home)  # fmt: skip
     one_error_line(p, "no entry in the log")
+    # the legacy bundle cosign writes for a key: the key's PEM in "cert"
+    sigstore = json.loads((tmp_path / "blob.sigstore.json").read_text())
+    legacy = legacy_bundle(sigstore, (tmp_path / "cosign.pub").read_bytes())
+    write_json(tmp_path / "blob.bundle", legacy)
+    p = sceau("verify", "blob", "--key", "cosign.pub", "--bundle", "blob.bundle", *trust,
+              cwd=tmp_path, home=instance.home)  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    p = sceau("verify", "blob", "--key", str(other / "cosign.pub"), "--bundle", "blob.bundle",
+              *trust, cwd=tmp_path, home=instance.home)  # fmt: skip
+    one_error_line(p, "the bundle's public key is not the --key given")
 
 
 @pytest.mark.parametrize(

@@ -198,6 +198,8 @@ def run_cosign_verify(
         legacy = m.parse_legacy_bundle(doc, where)
         signature = _agree(signature, legacy.signature, "signature")
         certificate = _agree(certificate, legacy.certificate, "certificate")
+        if legacy.public_key is not None:
+            _same_key(legacy.public_key, policy)
         entry = legacy.rekor.tlog_entry()
     if signature is None:
         raise BundleError("no signature: give --signature F or a bundle that holds one")
@@ -221,6 +223,17 @@ def run_cosign_verify(
             file=sys.stderr,
         )
     return 0
+
+
+def _same_key(spki: bytes, policy: Any) -> None:
+    from sceau.client.errors import PolicyError
+    from sceau.client.policy import PublicKey
+    from sceau.keys import spki_der
+
+    if not isinstance(policy, PublicKey):
+        raise PolicyError("the bundle is signed with a key: verify it with --key")
+    if spki_der(policy.key) != spki:
+        raise PolicyError("the bundle's public key is not the --key given")
 
 
 def _look_up(

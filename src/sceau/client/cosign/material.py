@@ -57,6 +57,7 @@ class LegacyBundle:
     signature: bytes | None
     certificate: bytes | None  # DER
     rekor: RekorBundle
+    public_key: bytes | None = None  # SPKI DER: cosign puts a key's PEM in "cert"
 
 
 def read_file(path: str, what: str) -> bytes:
@@ -136,17 +137,40 @@ def parse_legacy_bundle(doc: dict[str, Any], where: str) -> LegacyBundle:
     if not isinstance(sig, str) or not sig:
         raise BundleError(f"{where}: base64Signature is missing")
     signature = parse_signature(sig.encode(), where)
-    certificate = None
+    certificate = public_key = None
     cert = doc.get("cert")
     if cert is not None and cert != "":
         if not isinstance(cert, str):
             raise BundleError(f"{where}: cert must be a string")
-        certs = parse_certificates(cert.encode(), f"{where} cert")
-        certificate = certs[0]
+        public_key = _public_key(cert)
+        if public_key is None:
+            certificate = parse_certificates(cert.encode(), f"{where} cert")[0]
     rekor = doc.get("rekorBundle")
     if not isinstance(rekor, dict):
         raise BundleError(f"{where}: rekorBundle must be an object")
-    return LegacyBundle(signature, certificate, _rekor_bundle(rekor, f"{where} rekorBundle"))
+    rekor_bundle = _rekor_bundle(rekor, f"{where} rekorBundle")
+    return LegacyBundle(signature, certificate, rekor_bundle, public_key)
+
+
+def _public_key(cert: str) -> bytes | None:
+    """SPKI DER if ``cert`` is base64 of a PUBLIC KEY PEM (what cosign writes for a key)."""
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        PublicFormat,
+        load_pem_public_key,
+    )
+
+    try:
+        pem = base64.b64decode(cert, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if not pem.lstrip().startswith(b"-----BEGIN PUBLIC KEY-----"):
+        return None
+    try:
+        key = load_pem_public_key(pem)
+    except ValueError:
+        raise BundleError("legacy bundle: cert holds a malformed public key") from None
+    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
 
 
 def _rekor_bundle(doc: dict[str, Any], where: str) -> RekorBundle:

@@ -204,3 +204,58 @@ def test_ignore_tlog_checks_the_certificate_at_the_current_time(tmp_path: Path) 
               "--certificate", str(COSIGN / "offline-rekor.txt.crt"), "--insecure-ignore-tlog",
               "--insecure-ignore-sct", *OFFLINE_ID, *TRUST, home=tmp_path)  # fmt: skip
     one_error_line(p, "signing certificate was not valid at", "--insecure-ignore-tlog")
+
+
+# -- malformed cosign material: one line, never a traceback ------------------------------------
+
+MALFORMED = {
+    "signature-not-base64": {"base64Signature": "!!", "rekorBundle": {}},
+    "cert-garbage": {"base64Signature": "AAAA", "cert": "bm90IGEgY2VydA==", "rekorBundle": {}},
+    "rekorBundle-not-object": {"base64Signature": "AAAA", "rekorBundle": []},
+    "payload-missing": {"base64Signature": "AAAA", "rekorBundle": {"SignedEntryTimestamp": ""}},
+    "unknown-field": {"base64Signature": "AAAA", "rekorBundle": {}, "extra": 1},
+    "integratedTime-string": {"SignedEntryTimestamp": "AAAA", "Payload": {
+        "body": "e30=", "integratedTime": "1", "logIndex": 1, "logID": "00"}},
+    "logIndex-negative": {"SignedEntryTimestamp": "AAAA", "Payload": {
+        "body": "e30=", "integratedTime": 1, "logIndex": -1, "logID": "00"}},
+    "logID-not-hex": {"SignedEntryTimestamp": "AAAA", "Payload": {
+        "body": "e30=", "integratedTime": 1, "logIndex": 1, "logID": "zz"}},
+    "body-not-json": {"SignedEntryTimestamp": "AAAA", "Payload": {
+        "body": "AAAA", "integratedTime": 1, "logIndex": 1, "logID": "00"}},
+    "body-no-kind": {"SignedEntryTimestamp": "AAAA", "Payload": {
+        "body": "e30=", "integratedTime": 1, "logIndex": 1, "logID": "00"}},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_malformed_cosign_bundle_is_one_error_line(
+    tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sceau.cli.main import main
+
+    path = write_json(tmp_path / "bad.bundle", MALFORMED[name])
+    argv = ["verify", str(COSIGN / "offline-rekor.txt"), "--bundle", str(path),
+            "--signature", str(COSIGN / "offline-rekor.txt.sig"), *OFFLINE_ID, *TRUST]  # fmt: skip
+    if "base64Signature" in MALFORMED[name]:
+        argv = argv[:4] + argv[6:]  # the signature comes from the bundle
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "signature file is empty"), (b"not base64!", "signature is not base64")],
+)
+def test_bad_signature_file(tmp_path: Path, content: bytes, message: str) -> None:
+    (tmp_path / "sig").write_bytes(content)
+    p = sceau("verify", str(COSIGN / "offline-rekor.txt"), "--signature", str(tmp_path / "sig"),
+              "--certificate", str(COSIGN / "offline-rekor.txt.crt"), "--insecure-ignore-tlog",
+              *OFFLINE_ID, *TRUST, home=tmp_path)  # fmt: skip
+    one_error_line(p, message)
+
+
+def test_digest_without_signature_or_bundle(tmp_path: Path) -> None:
+    p = sceau("verify", BUNDLE_TXT_DIGEST, "--insecure-ignore-tlog", *BUNDLE_TXT_ID, *TRUST,
+              home=tmp_path)  # fmt: skip
+    one_error_line(p, "no signature")

@@ -180,6 +180,8 @@ def run_cosign_verify(
     ignore_tlog = bool(getattr(args, "insecure_ignore_tlog", False))
     entry = None
     if getattr(args, "bundle", None) is None and signature is None:
+        if isinstance(artifact, Digest):
+            raise BundleError("no signature: give --signature F or --bundle B")
         args.bundle = args.artifact + ".sigstore.json"  # the legacy bundle beside the file
     if args.bundle is not None:
         where = f"bundle {args.bundle}"

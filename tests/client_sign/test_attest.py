@@ -27,7 +27,7 @@ def test_attest_cli_v1_then_verify(instance: Instance, artifact: Path, tmp_path:
     pred.write_text(json.dumps(PREDICATE))
     r = instance.run(
         "attest", "--trust-config", str(instance.trust_config), "--rekor-version", "1",
-        "--predicate", str(pred), "--type", "slsaprovenance", str(artifact),
+        "--predicate", str(pred), "--type", "slsaprovenance1", str(artifact),
         SIGSTORE_ID_TOKEN=instance.token(),
     )  # fmt: skip
     assert r.returncode == 0, r.stderr

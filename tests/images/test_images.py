@@ -131,12 +131,12 @@ def test_attest_and_verify_attestation(cli: Cli, registry: RegistryServer, tmp_p
     predicate = tmp_path / "predicate.json"
     predicate.write_text(json.dumps({"buildType": "https://example.com/build"}))
     ref = f"{host}/attested:v1"
-    ok(cli("image", "attest", ref, "--predicate", str(predicate), "--type", "slsaprovenance",
+    ok(cli("image", "attest", ref, "--predicate", str(predicate), "--type", "slsaprovenance1",
            "--instance-dir", str(cli.instance.dir), "--dev-email", EMAIL))  # fmt: skip
     out = json.loads(ok(cli.verify(ref, "--output", "json", action="verify-attestation")))
     assert out[0]["type"] == "https://slsa.dev/provenance/v1"
     assert out[0]["docker-manifest-digest"] == digest
-    ok(cli.verify(ref, "--type", "slsaprovenance", action="verify-attestation"))
+    ok(cli.verify(ref, "--type", "slsaprovenance1", action="verify-attestation"))
     refused(cli.verify(ref, "--type", "spdxjson", action="verify-attestation"), "no attestations")
     refused(cli.verify(ref), "no signatures")  # an attestation is not a signature
     tree = ok(cli("image", "tree", ref))

@@ -21,18 +21,9 @@ from sceau.cli.sign import (
     refuse_overwrite,
     signing_trust_from_args,
 )
+from sceau.client.cosign.predicates import PREDICATE_TYPES as PREDICATE_TYPES  # image_cmd
 
 BUNDLE_SUFFIX = ".intoto.sigstore.json"
-# Short names for common predicate types (as sigstore-python and cosign accept).
-PREDICATE_TYPES = {
-    "slsaprovenance": "https://slsa.dev/provenance/v1",
-    "slsaprovenance1": "https://slsa.dev/provenance/v1",
-    "slsaprovenance02": "https://slsa.dev/provenance/v0.2",
-    "spdxjson": "https://spdx.dev/Document",
-    "cyclonedx": "https://cyclonedx.org/bom",
-    "vuln": "https://cosign.sigstore.dev/attestation/vuln/v1",
-    "custom": "https://cosign.sigstore.dev/attestation/v1",
-}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,9 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--type",
-        required=True,
+        default="custom",
         metavar="T",
-        help="predicate type URI (or one of: " + ", ".join(PREDICATE_TYPES) + ")",
+        help="predicate type URI, or cosign's short name: "
+        + ", ".join(PREDICATE_TYPES)
+        + " (default: custom, as cosign)",
     )
     parser.add_argument(
         "--bundle", metavar="OUT", help=f"bundle path (default FILE{BUNDLE_SUFFIX})"
@@ -77,13 +70,12 @@ def _predicate(path: str) -> object:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from sceau.client.cosign.predicates import predicate_type as resolve_type
     from sceau.client.hashing import hash_file
     from sceau.client.sign import SigningContext, in_toto_statement, write_bundle
     from sceau.errors import InputError
 
-    if not args.type.strip():
-        raise InputError("--type must name a predicate type")
-    predicate_type = PREDICATE_TYPES.get(args.type, args.type)
+    predicate_type = resolve_type(args.type)
     if not Path(args.file).is_file():
         raise InputError(f"cannot attest {args.file}: not a readable file")
     predicate = _predicate(args.predicate)

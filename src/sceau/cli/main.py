@@ -29,6 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("sceau.cli.migrate", "copy an instance's logs from SQLite to PostgreSQL"),
     "rotate": ("sceau.cli.rotate", "replace a log, TSA or CA key and republish the trust files"),
     "image": ("sceau.cli.image_cmd", "sign, attest and verify container images in registries"),
+    "generate-key-pair": (
+        "sceau.cli.keypair_cmd",
+        "write cosign.key and cosign.pub (cosign's format)",
+    ),
     "log": ("sceau.cli.log_cmd", "query a Rekor log like rekor-cli, checking every answer"),
     "version": ("sceau.cli.version_cmd", "print the versions of sceau and what it is built on"),
 }

@@ -243,12 +243,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_identity_arguments(parser)
     add_key_arguments(parser)
     add_signing_trust_arguments(parser)
+    from sceau.cli.cosign_args import add_detached_sign_arguments
+
+    add_detached_sign_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from sceau.cli import cosign_args
     from sceau.client.sign import SigningContext, write_bundle
     from sceau.errors import InputError
 
+    cosign_args.check_detached_sign_args(args)
     if args.bundle and len(args.files) != 1:
         raise InputError("--bundle takes one FILE; without it each FILE gets FILE.sigstore.json")
     for f in args.files:
@@ -266,6 +271,7 @@ def run(args: argparse.Namespace) -> int:
                 Path(f), key, signing_config, trusted_root, rekor_version=args.rekor_version
             )
             write_bundle(bundle, out)
+            cosign_args.write_detached(args, bundle)
             print(f"signed {f} -> {out} ({describe(bundle)})", file=sys.stdout)
         return 0
     token = identity_from_args(args, signing_config)
@@ -274,6 +280,7 @@ def run(args: argparse.Namespace) -> int:
         for f, out in zip(args.files, outputs, strict=True):
             bundle = signer.sign_artifact(Path(f))
             write_bundle(bundle, out)
+            cosign_args.write_detached(args, bundle)
             print(f"signed {f} -> {out} as {token.identity} ({describe(bundle)})")
     return 0
 

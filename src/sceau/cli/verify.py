@@ -265,13 +265,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_policy_arguments(parser)
     add_trust_arguments(parser)
+    from sceau.cli.cosign_args import add_detached_verify_arguments
+
+    add_detached_verify_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Verify every file; report each, and fail if any fails (all are still checked, so
     one run tells which of a release's files are bad)."""
+    from sceau.cli import cosign_args
     from sceau.client.verify import Verifier
     from sceau.errors import InputError, VerificationError
+
+    if cosign_args.wants_cosign_verify(args):
+        if len(args.artifacts) != 1:
+            raise InputError("--signature/--certificate verify one FILE at a time")
+        with trust_hints(args):
+            return cosign_args.run_cosign_verify(
+                args,
+                policy_from_args(args),
+                trusted_root_from_args(args),
+                artifact_from_arg(args.artifacts[0]),
+            )
 
     if args.bundle and len(args.artifacts) != 1:
         raise InputError("--bundle takes one FILE; without it each FILE has FILE.sigstore.json")

@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bundle", metavar="B", required=True, help="the attestation bundle")
     add_policy_arguments(parser)
     add_trust_arguments(parser)
+    from sceau.cli.cosign_args import add_predicate_type_filter
+
+    add_predicate_type_filter(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
             assert result.payload_type is not None and result.payload is not None
             statement = parse_statement(result.payload_type, result.payload)
     assert statement is not None
+    from sceau.cli.cosign_args import check_predicate_type
+
+    check_predicate_type(args, statement)
     print(
         f"OK: attestation signed by {result.identity or 'the given key'}"
         + (f" ({result.issuer})" if result.issuer else "")

@@ -80,6 +80,11 @@ class FileKey:
             data = Path(path).read_bytes()
         except OSError as e:
             raise SigningKeyError(f"cannot read key {path}: {e.strerror}") from None
+        from sceau.client.cosign.keys import decrypt_private_key, is_cosign_key, password
+
+        if is_cosign_key(data):  # cosign.key: its own encryption and password variables
+            secret = passphrase if passphrase is not None else password()
+            return cls(decrypt_private_key(data, secret, str(path)), str(path))
         if passphrase is None and os.environ.get(PASSPHRASE_ENV):
             passphrase = os.environ[PASSPHRASE_ENV].encode()
         try:

@@ -259,6 +259,26 @@ class Verifier:
         _check_leaf_profile(cert)
         policy.verify(cert)
 
+    def check_certificate(
+        self,
+        cert: Any,
+        times: list[VerifiedTime],
+        policy: VerificationPolicy,
+        *,
+        sct: bool = True,
+    ) -> list[Any]:
+        """Steps 2–4 for a certificate that came without a bundle (cosign's detached
+        ``--certificate``): chain and SCT at every verified time, leaf profile, policy.
+        ``sct=False`` is cosign's ``--insecure-ignore-sct``. Returns the verified chain
+        (the leaf's issuers, up to a trusted root)."""
+        if sct:
+            chain = self._verify_chain_and_sct(cert, times)
+        else:
+            chain = self._verify_chain(cert, times[0].time)
+        _check_leaf_profile(cert)
+        policy.verify(cert)
+        return chain
+
     def _verify_chain_and_sct(self, cert: Any, times: list[VerifiedTime]) -> list[Any]:
         # 2. The certificate chains to a trusted Fulcio CA at every verified time.
         chain = self._verify_chain(cert, times[0].time)

@@ -74,7 +74,12 @@ def _context(instance: Instance, args: list[str]) -> list[str]:
         return [*identity, *instance.signing()]
     if command in ("verify", "verify-attestation"):
         trust = ["--trust-config", str(instance.trust_config)]
-        return trust if keyed else [*instance.identity()]
+        if keyed:
+            return trust
+        policy = instance.identity()
+        if "--certificate-identity-regexp" in args:  # the row gives the identity itself
+            policy = policy[2:]
+        return policy
     return []
 
 

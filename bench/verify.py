@@ -40,7 +40,7 @@ from pathlib import Path
 from local_server import free_port, wait_until_ok  # bench/ is sys.path[0]
 
 ROOT = Path(__file__).resolve().parents[1]
-VECTORS = ROOT.parent / "shared" / "vectors"
+VECTORS = ROOT / "tests" / "vectors"
 BV = VECTORS / "bundle-verify"
 PRODUCTION = VECTORS / "public-good" / "production"
 BIN = Path(sys.executable).parent

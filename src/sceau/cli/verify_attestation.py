@@ -30,12 +30,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from sceau.cli.cosign_args import add_predicate_type_filter
 
     add_predicate_type_filter(parser)
+    parser.add_argument(
+        "--policy",
+        metavar="FILE",
+        help="a JSON Schema the verified in-toto statement must satisfy (see docs/cosign.md)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from sceau.client.verify import Verifier, parse_statement
 
     policy = policy_from_args(args)
+    statement_policy = None
+    if args.policy:
+        from sceau.client.attestation_policy import load_policy
+
+        statement_policy = load_policy(args.policy)  # a bad policy fails before any work
     bundle = read_bundle(args.bundle)
     verifier = Verifier(trusted_root_from_args(args))
     with trust_hints(args):
@@ -50,6 +60,10 @@ def run(args: argparse.Namespace) -> int:
     from sceau.cli.cosign_args import check_predicate_type
 
     check_predicate_type(args, statement)
+    if statement_policy is not None:
+        from sceau.client.attestation_policy import check_statement
+
+        check_statement(statement_policy, statement, args.policy)
     print(
         f"OK: attestation signed by {result.identity or 'the given key'}"
         + (f" ({result.issuer})" if result.issuer else "")

@@ -9,6 +9,8 @@ of one method raises — before doing anything, or after its effect is durable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from sceau.errors import SceauError
 from sceau.keys import generate_signer
 from sceau.log import LogConfig, LogEngine
 from sceau.log.memory import MemoryStorage
+from sceau.log.storage import LocalLease
 from sceau.note import note_signer
 
 ORIGIN = "faults.example.test"
@@ -57,6 +60,12 @@ class Faulty:
             raise Injected(f"{name} failed after taking effect")
 
         return call
+
+    @contextlib.contextmanager
+    def sequencer_lease(self, name: str) -> Iterator[LocalLease]:
+        """The inner driver's lease, whose reads and commit go through the faults."""
+        with self.inner.sequencer_lease(name):
+            yield LocalLease(self, name)  # type: ignore[arg-type]  # a Storage by duck typing
 
 
 def _engine(storage: Any) -> LogEngine:

@@ -43,7 +43,7 @@ from sceau.log.integrate import (
     split_bundle,
     split_hashes,
 )
-from sceau.log.storage import BatchWrite, DuplicateLeaves, Storage, TreeHead
+from sceau.log.storage import BatchWrite, DuplicateLeaves, Lease, Storage, TreeHead
 from sceau.merkle import leaf_hash, verify_inclusion
 from sceau.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, fold_complete, tile_width_at
 from sceau.note import Checkpoint, NoteError, NoteSigner, open_checkpoint, sign_note
@@ -392,23 +392,38 @@ class Log:
 
     def _sequence(self, batch: list[_Pending]) -> list[AppendResult]:
         """Writer thread: under the sequencer lease, dedup, integrate, sign, commit."""
-        with self._storage.sequencer_lease(self.name):
-            stored = self._storage.load_head(self.name)
+        with self._storage.sequencer_lease(self.name) as lease:
+            stored = lease.head()
             if stored is None:
                 raise InternalError(f"log {self.name!r} vanished from storage")
+            load = self._tile_loader(lease.read_tiles)
             if stored.size != self._edge.size:
-                self._catch_up(stored)
-            return self._sequence_leased(batch)
+                self._catch_up(stored, load)
+            return self._sequence_leased(batch, lease, load)
 
-    def _catch_up(self, stored: TreeHead) -> None:
+    def _tile_loader(
+        self, read: Callable[[Iterable[TileKey]], dict[TileKey, bytes]]
+    ) -> Callable[[TileKey], bytes]:
+        """A tile reader over ``read`` (the lease's, while sequencing)."""
+
+        def load(key: TileKey) -> bytes:
+            data = read([key]).get(key)
+            if data is None:
+                raise InternalError(f"tile {key[0]}/{key[1]} is missing")
+            return data
+
+        return load
+
+    def _catch_up(self, stored: TreeHead, load: Callable[[TileKey], bytes] | None = None) -> None:
         """Another process sequenced since our last batch (shared storage): load its edge.
 
         Only the right-edge tiles are read and checked against the stored root, so the cost
         does not grow with the log (the full check runs once, at start-up).
         """
-        edge = TreeEdge.load(stored.size, self._load_tile)
+        load = load or self._load_tile
+        edge = TreeEdge.load(stored.size, load)
         tiles = {(lvl, i): h for lvl, (i, h) in edge.tiles.items()}
-        if TreeHasher(stored.size, tiles, self._load_tile).root() != stored.root_hash:
+        if TreeHasher(stored.size, tiles, load).root() != stored.root_hash:
             raise InternalError(
                 f"log {self.name!r}: stored tiles give a root that differs from the stored head"
             )
@@ -417,24 +432,28 @@ class Log:
             stored.size, stored.root_hash, stored.timestamp_ms, stored.note
         )
 
-    def _sequence_leased(self, batch: list[_Pending]) -> list[AppendResult]:
+    def _sequence_leased(
+        self, batch: list[_Pending], lease: Lease, load: Callable[[TileKey], bytes]
+    ) -> list[AppendResult]:
         existing: dict[bytes, int] = {}
         if not self._storage.detects_duplicates:
-            existing = self._storage.find_leaves(self.name, [p.leaf_hash for p in batch])
+            existing = lease.find_leaves([p.leaf_hash for p in batch])
         try:
-            return self._integrate_and_commit(batch, existing)
+            return self._integrate_and_commit(batch, existing, lease, load)
         except DuplicateLeaves as dup:  # the driver found some inside the commit: redo once
             existing.update(dup.existing)
-            return self._integrate_and_commit(batch, existing)
+            return self._integrate_and_commit(batch, existing, lease, load)
 
     def _integrate_and_commit(
-        self, batch: list[_Pending], existing: dict[bytes, int]
+        self,
+        batch: list[_Pending],
+        existing: dict[bytes, int],
+        lease: Lease,
+        load: Callable[[TileKey], bytes],
     ) -> list[AppendResult]:
         fresh = [p for p in batch if p.leaf_hash not in existing]
         old_size = self._edge.size
-        integ = integrate(
-            self._edge, [p.leaf_hash for p in fresh], [p.entry for p in fresh], self._load_tile
-        )
+        integ = integrate(self._edge, [p.leaf_hash for p in fresh], [p.entry for p in fresh], load)
         for lh, idx in existing.items():  # a damaged leaf index must not alias two entries
             if integ.hasher.node(0, idx) != lh:
                 raise InternalError(
@@ -463,7 +482,7 @@ class Log:
                 )
             # Commit point. Before it returns nothing of this batch is visible or acknowledged;
             # after it, tiles, bundles, leaf index and head are durable together.
-            self._storage.commit(write)  # raises StaleHead if another sequencer moved the head
+            lease.commit(write)  # raises StaleHead if another sequencer moved the head
             self._edge = integ.edge
             h = write.head
             self._head = SignedCheckpoint(h.size, h.root_hash, h.timestamp_ms, h.note)

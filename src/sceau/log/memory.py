@@ -16,7 +16,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sceau.errors import InternalError
-from sceau.log.storage import BatchWrite, DuplicateLeaves, StaleHead, TileKey, TreeHead
+from sceau.log.storage import (
+    BatchWrite,
+    DuplicateLeaves,
+    LocalLease,
+    StaleHead,
+    TileKey,
+    TreeHead,
+)
 
 
 @dataclass
@@ -105,8 +112,8 @@ class MemoryStorage:
         return None if at < 0 else batches[at][1]
 
     @contextlib.contextmanager
-    def sequencer_lease(self, name: str) -> Iterator[None]:
-        yield
+    def sequencer_lease(self, name: str) -> Iterator[LocalLease]:
+        yield LocalLease(self, name)
 
     def close(self) -> None:
         """Nothing to release: the data stays for the next engine opened on this object."""

@@ -175,6 +175,74 @@ def lock_key(schema: str, name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+# A primary-key probe per key or hash, whatever the table statistics say (a plain ``= ANY``
+# may scan the log's whole index while the statistics are young).
+TILES_SQL = (
+    "SELECT k.level, k.idx, (SELECT data FROM tiles t WHERE t.log=%s"
+    " AND t.level=k.level AND t.idx=k.idx) FROM unnest(%s::int[], %s::bigint[])"
+    " AS k(level, idx)"
+)
+LEAVES_SQL = (
+    "SELECT h.hash, (SELECT idx FROM leaves l WHERE l.log=%s AND l.hash=h.hash)"
+    " FROM unnest(%s::bytea[]) AS h(hash)"
+)
+
+
+def _tile_params(log_id: int, keys: Sequence[TileKey]) -> tuple[Any, ...]:
+    return (log_id, [k[0] for k in keys], [k[1] for k in keys])
+
+
+class PostgresLease:
+    """The sequencer's lease on one log: the writer connection's open transaction, which
+    holds the log's advisory lock. Its reads run in that transaction on the primary; the
+    edge tiles read with the lock are served from memory."""
+
+    def __init__(
+        self,
+        storage: PostgresStorage,
+        conn: psycopg.Connection[Any],
+        name: str,
+        head: TreeHead | None,
+        edge_tiles: dict[TileKey, bytes],
+    ) -> None:
+        self._storage, self._conn, self._name = storage, conn, name
+        self._head, self._edge_tiles = head, edge_tiles
+        self._done = False
+
+    def _rows(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        try:
+            return self._conn.execute(query, params).fetchall()
+        except psycopg.Error as e:
+            raise InternalError(f"PostgreSQL read failed: {e}") from e
+
+    def head(self) -> TreeHead | None:
+        return self._head
+
+    def read_tiles(self, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
+        wanted = list(keys)
+        if all(k in self._edge_tiles for k in wanted):
+            return {k: self._edge_tiles[k] for k in wanted}
+        log_id = self._storage._id(self._name)
+        rows = self._rows(TILES_SQL, _tile_params(log_id, wanted))
+        return {(int(lvl), int(idx)): bytes(data) for lvl, idx, data in rows if data is not None}
+
+    def find_leaves(self, leaf_hashes: Sequence[bytes]) -> dict[bytes, int]:
+        if not leaf_hashes:
+            return {}
+        rows = self._rows(LEAVES_SQL, (self._storage._id(self._name), list(leaf_hashes)))
+        return {bytes(lh): int(idx) for lh, idx in rows if idx is not None}
+
+    def commit(self, write: BatchWrite) -> None:
+        """The batch's commit point; it also ends the transaction, and with it the lock."""
+        if write.log != self._name:
+            raise InternalError(f"a lease on {self._name} cannot commit to {write.log}")
+        if self._done:
+            raise InternalError(f"log {self._name}: this lease already committed its batch")
+        self._done, self._edge_tiles = True, {}
+        self._storage._commit_in(self._conn, write)
+        self._head = write.head
+
+
 class PostgresStorage:
     """A :class:`~sceau.log.storage.Storage` in one PostgreSQL database (optionally a schema).
 
@@ -208,13 +276,8 @@ class PostgresStorage:
         self._readers: list[psycopg.Connection[Any]] = []
         self._readers_lock = threading.Lock()
         self._wlock = threading.RLock()
-        self._lease: str | None = None
-        self._lease_thread = 0
-        self._lease_tiles: dict[TileKey, bytes] = {}  # edge tiles read with the lease
         self._known: dict[str, int] = {}  # log -> size after our last commit or lease
         self._replica_off_until = 0.0
-        # The head read under the lock, served to load_head() in the lease holder's thread.
-        self._lease_head: tuple[int, str, TreeHead | None] | None = None
         self._ids: dict[str, int] = {}
         self._writer: psycopg.Connection[Any] | None = None
         w = self._writer_conn()
@@ -288,17 +351,9 @@ class PostgresStorage:
     def _query(
         self, query: str, params: Sequence[Any] = (), *, replica: bool = False
     ) -> list[tuple[Any, ...]]:
-        """Run a read; reconnect once if the server dropped the connection.
-
-        Inside a lease (the sequencer's own reads) it runs in the lease's transaction on the
-        primary; otherwise on this thread's reader connection (the replica if asked for and
-        configured).
-        """
-        if self._lease is not None and self._lease_thread == threading.get_ident():
-            try:
-                return self._writer_conn().execute(query, params).fetchall()
-            except psycopg.Error as e:
-                raise InternalError(f"PostgreSQL read failed: {e}") from e
+        """Run a read on this thread's reader connection (the replica if asked for and
+        configured); reconnect once if the server dropped the connection. The sequencer's
+        own reads go through its :class:`PostgresLease` instead."""
         if replica and self.read_dsn is not None and time.monotonic() >= self._replica_off_until:
             try:
                 return self._reader(True).execute(query, params).fetchall()
@@ -368,7 +423,7 @@ class PostgresStorage:
                 raise InternalError(f"cannot create log {name!r}: {e}") from e
 
     @contextlib.contextmanager
-    def sequencer_lease(self, name: str) -> Iterator[None]:
+    def sequencer_lease(self, name: str) -> Iterator[PostgresLease]:
         """Open the batch transaction and wait for this log's advisory lock inside it."""
         with self._wlock:
             w = self._writer_conn()
@@ -387,17 +442,11 @@ class PostgresStorage:
                 self._abort(w)
                 raise InternalError(f"log {name}: cannot take the sequencer lock: {e}") from e
             head = _head(row)
-            self._lease, self._lease_thread = name, threading.get_ident()
-            self._lease_head = (threading.get_ident(), name, head)
-            self._lease_tiles = tiles
             if head is not None:
                 self._known[name] = head.size  # the engine catches up to it in this lease
             try:
-                yield
+                yield PostgresLease(self, w, name, head, tiles)
             finally:
-                self._lease = None
-                self._lease_head = None
-                self._lease_tiles = {}
                 if w.info.transaction_status != TransactionStatus.IDLE:
                     self._abort(w)  # no commit happened (nothing to write, or an error)
 
@@ -408,39 +457,31 @@ class PostgresStorage:
             w.close()  # broken: the next batch reconnects
 
     def commit(self, write: BatchWrite) -> None:
-        with self._wlock:
-            log_id = self._id(write.log)
-            w = self._writer_conn()
-            leased = self._lease == write.log
-            self._lease_head = None  # the head moves now
-            self._lease_tiles = {}
-            try:
-                # One round trip: the whole batch is one statement, then COMMIT. If the CAS
-                # on the old size fails, the statement writes nothing at all.
-                with w.pipeline():
-                    if not leased:  # a commit outside the lease still takes the lock
-                        w.execute("BEGIN")
-                        w.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key(write.log),))
-                    cur = w.execute(COMMIT_SQL, _commit_params(write, log_id))
-                    # Commit point: COMMIT returns once the WAL record is flushed
-                    # (synchronous_commit=on); before it, none of the batch is visible.
-                    w.execute("COMMIT")
-                row = cur.fetchone()
-            except psycopg.Error as e:
-                self._abort(w)
-                raise InternalError(f"log {write.log}: commit failed: {e}") from e
-            if row != (1,):
-                raise StaleHead(
-                    f"log {write.log}: stored tree head is no longer size {write.old_size}"
-                )
-            self._known[write.log] = write.head.size
+        """A commit outside a lease takes the log's lock in its own transaction."""
+        with self.sequencer_lease(write.log) as lease:
+            lease.commit(write)
+
+    def _commit_in(self, w: psycopg.Connection[Any], write: BatchWrite) -> None:
+        """The batch as one statement then COMMIT, in ``w``'s open (locked) transaction."""
+        log_id = self._id(write.log)
+        try:
+            # One round trip. If the CAS on the old size fails, the statement writes nothing.
+            with w.pipeline():
+                cur = w.execute(COMMIT_SQL, _commit_params(write, log_id))
+                # Commit point: COMMIT returns once the WAL record is flushed
+                # (synchronous_commit=on); before it, none of the batch is visible.
+                w.execute("COMMIT")
+            row = cur.fetchone()
+        except psycopg.Error as e:
+            self._abort(w)
+            raise InternalError(f"log {write.log}: commit failed: {e}") from e
+        if row != (1,):
+            raise StaleHead(f"log {write.log}: stored tree head is no longer size {write.old_size}")
+        self._known[write.log] = write.head.size
 
     # -- readers ----------------------------------------------------------------------
 
     def load_head(self, name: str) -> TreeHead | None:
-        leased = self._lease_head
-        if leased is not None and leased[:2] == (threading.get_ident(), name):
-            return leased[2]  # read under the lock, in this lease's transaction
         rows = self._query(HEAD_SQL, (name,))
         return _head(rows[0] if rows else None)
 
@@ -454,10 +495,6 @@ class PostgresStorage:
         wanted = list(keys)
         if not wanted:
             return {}
-        cached = self._lease_tiles
-        if cached and self._lease == name and self._lease_thread == threading.get_ident():
-            if all(k in cached for k in wanted):
-                return {k: cached[k] for k in wanted}
         out = self._read_tiles(name, wanted, replica=self.read_dsn is not None)
         if self.read_dsn is not None:
             again = [k for k in wanted if k not in out or not _full(k, out[k])]
@@ -467,13 +504,7 @@ class PostgresStorage:
 
     def _read_tiles(self, name: str, keys: list[TileKey], replica: bool) -> dict[TileKey, bytes]:
         # A primary-key probe per key, whatever the table statistics say.
-        rows = self._query(
-            "SELECT k.level, k.idx, (SELECT data FROM tiles t WHERE t.log=%s"
-            " AND t.level=k.level AND t.idx=k.idx) FROM unnest(%s::int[], %s::bigint[])"
-            " AS k(level, idx)",
-            (self._id(name), [k[0] for k in keys], [k[1] for k in keys]),
-            replica=replica,
-        )
+        rows = self._query(TILES_SQL, _tile_params(self._id(name), keys), replica=replica)
         return {(int(lvl), int(idx)): bytes(data) for lvl, idx, data in rows if data is not None}
 
     def tile_sizes(self, name: str) -> Iterable[tuple[int, int, int]]:
@@ -485,14 +516,8 @@ class PostgresStorage:
     def find_leaves(self, name: str, leaf_hashes: Sequence[bytes]) -> dict[bytes, int]:
         if not leaf_hashes:
             return {}
-        # A primary-key probe per hash (a plain ``= ANY`` may scan the log's whole index
-        # while the table statistics are young).
-        rows = self._query(
-            "SELECT h.hash, (SELECT idx FROM leaves l WHERE l.log=%s AND l.hash=h.hash)"
-            " FROM unnest(%s::bytea[]) AS h(hash)",
-            (self._id(name), list(leaf_hashes)),
-            replica=True,  # the sequencer's own dedup runs in its lease, on the primary
-        )
+        # The sequencer's own dedup runs in its lease, on the primary.
+        rows = self._query(LEAVES_SQL, (self._id(name), list(leaf_hashes)), replica=True)
         return {bytes(lh): int(idx) for lh, idx in rows if idx is not None}
 
     def lookup(self, name: str, key: str, limit: int) -> list[int]:

@@ -20,7 +20,14 @@ from pathlib import Path
 from sceau.errors import InternalError
 from sceau.log.leafindex import RUN_SIZE, LeafIndex
 from sceau.log.sqlite_file import SQLiteFile
-from sceau.log.storage import BatchWrite, DuplicateLeaves, StaleHead, TileKey, TreeHead
+from sceau.log.storage import (
+    BatchWrite,
+    DuplicateLeaves,
+    LocalLease,
+    StaleHead,
+    TileKey,
+    TreeHead,
+)
 from sceau.merkle.tiles import TILE_HEIGHT, TILE_WIDTH
 
 SCHEMA = """
@@ -210,9 +217,9 @@ class SQLiteStorage:
         self.leaf_index.flush()
 
     @contextlib.contextmanager
-    def sequencer_lease(self, name: str) -> Iterator[None]:
+    def sequencer_lease(self, name: str) -> Iterator[LocalLease]:
         # The file lock taken in __init__ already makes this process the only writer.
-        yield
+        yield LocalLease(self, name)
 
     # -- readers ----------------------------------------------------------------------
 

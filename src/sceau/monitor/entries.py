@@ -25,14 +25,16 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from cryptography.x509.oid import ExtensionOID
 
-from sceau.client._x509 import extension_value
 from sceau.client.errors import PolicyError
-from sceau.client.policy import cert_identities, cert_issuer, der_utf8, raw_text
+from sceau.client.policy import der_utf8, raw_text
 
 _FULCIO = "1.3.6.1.4.1.57264.1."
 _OID_REPO_LEGACY = x509.ObjectIdentifier(_FULCIO + "5")
 _OID_REPO = x509.ObjectIdentifier(_FULCIO + "12")
 _OID_BUILD_CONFIG = x509.ObjectIdentifier(_FULCIO + "18")
+_OID_ISSUER = x509.ObjectIdentifier(_FULCIO + "1")
+_OID_ISSUER_V2 = x509.ObjectIdentifier(_FULCIO + "8")
+_OID_USERNAME = x509.ObjectIdentifier(_FULCIO + "7")
 _GITHUB = "https://github.com/"
 # ecdsa-with-SHA256 AlgorithmIdentifier and an empty BIT STRING: a parseable (never
 # verified) Certificate around a precertificate TBS, so pyca can read its extensions.
@@ -48,15 +50,37 @@ class Entry:
     dns_names: list[str] = field(default_factory=list)
     issuer: str | None = None
     subject: str | None = None
-    key_fingerprint: str | None = None  # hex SHA-256 of the signer's SPKI DER
     artifact_digest: str | None = None  # "sha256:<hex>"
     github_repository: str | None = None  # "owner/repo"
     github_workflow: str | None = None  # "owner/repo/.github/workflows/f.yml"
     certificate: Any = None
+    public_key: Any = None
+    _fingerprint: str | None = None
+
+    @property
+    def key_fingerprint(self) -> str | None:
+        """Hex SHA-256 of the signer's SPKI DER, computed on first use (it costs as much as
+        the rest of the parse, and most rules never look at it)."""
+        if self._fingerprint is None:
+            key = self.public_key
+            if key is None and self.certificate is not None:
+                try:
+                    key = self.certificate.public_key()
+                except (ValueError, TypeError):
+                    return None
+            if key is None:
+                return None
+            spki = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+            self._fingerprint = hashlib.sha256(spki).hexdigest()
+        return self._fingerprint
 
 
-def parse_rekor(body: bytes) -> Entry:
-    """A Rekor leaf (canonical JSON ``{apiVersion, kind, spec}``)."""
+def parse_rekor(body: bytes, needles: tuple[bytes, ...] | None = None) -> Entry:
+    """A Rekor leaf (canonical JSON ``{apiVersion, kind, spec}``).
+
+    With ``needles``, a certificate containing none of them is not parsed (no rule could
+    match it: see :attr:`sceau.monitor.watch.Watch.needles`).
+    """
     try:
         doc = json.loads(body)
         kind, version, spec = doc["kind"], doc["apiVersion"], doc["spec"]
@@ -69,8 +93,7 @@ def parse_rekor(body: bytes) -> Entry:
         return Entry(name)
     entry = Entry(name, artifact_digest=digest)
     for material in keys:
-        _signer(entry, material)
-        if entry.key_fingerprint:
+        if _signer(entry, material, needles):
             break
     return entry
 
@@ -124,60 +147,74 @@ def _verifier_bytes(verifier: Any) -> bytes:
     return _b64(verifier["publicKey"]["rawBytes"])
 
 
-def _signer(entry: Entry, material: bytes) -> None:
-    """Fill identities, issuer and key fingerprint from a PEM/DER certificate or key."""
-    cert = key = None
+def _signer(entry: Entry, material: bytes, needles: tuple[bytes, ...] | None) -> bool:
+    """Fill identities and issuer from a PEM/DER certificate, or the key from a public key;
+    True once a signer was found."""
     try:
         if material.startswith(b"-----BEGIN CERTIFICATE"):
-            cert = x509.load_pem_x509_certificate(material)
+            der = _pem_body(material)
         elif material.startswith(b"-----BEGIN"):
-            key = load_pem_public_key(material)
+            entry.public_key = load_pem_public_key(material)
+            return True
         else:
-            try:
-                cert = x509.load_der_x509_certificate(material)
-            except ValueError:
-                key = load_der_public_key(material)
-    except (ValueError, TypeError):
-        return
-    if cert is not None:
-        _from_certificate(entry, cert)
-    elif key is not None:
-        spki = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-        entry.key_fingerprint = hashlib.sha256(spki).hexdigest()
+            der = material
+        if needles is not None and not any(n in der for n in needles):
+            return True
+        try:
+            cert = x509.load_der_x509_certificate(der)
+        except ValueError:
+            entry.public_key = load_der_public_key(material)
+            return True
+    except (ValueError, TypeError, binascii.Error):
+        return False
+    _from_certificate(entry, cert)
+    return True
+
+
+def _pem_body(pem: bytes) -> bytes:
+    lines = pem.strip().splitlines()
+    return base64.b64decode(b"".join(lines[1:-1]))
 
 
 def _from_certificate(entry: Entry, cert: Any) -> None:
     entry.certificate = cert
     try:
-        spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-        entry.key_fingerprint = hashlib.sha256(spki).hexdigest()
-    except (ValueError, TypeError):
-        pass
-    try:
-        entry.identities = cert_identities(cert)
-        san = extension_value(cert, ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+        exts = {ext.oid: ext.value for ext in cert.extensions}
+        san = exts.get(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
         if san is not None:
-            entry.dns_names = list(san.get_values_for_type(x509.DNSName))
-        entry.issuer = cert_issuer(cert)
-        entry.subject = cert.subject.rfc4514_string()
-        entry.github_repository = _repository(cert)
-        entry.github_workflow = _workflow(cert, entry.identities)
+            entry.identities = [n.value for n in san if type(n) is x509.RFC822Name]
+            entry.identities += [n.value for n in san if type(n) is x509.UniformResourceIdentifier]
+            entry.identities += [
+                der_utf8(n.value)
+                for n in san
+                if type(n) is x509.OtherName and n.type_id == _OID_USERNAME
+            ]
+            entry.dns_names = [n.value for n in san if type(n) is x509.DNSName]
+        issuer = exts.get(_OID_ISSUER_V2)
+        if issuer is not None:
+            entry.issuer = der_utf8(issuer.value)
+        elif (legacy := exts.get(_OID_ISSUER)) is not None:
+            entry.issuer = raw_text(legacy.value)
+        if cert.subject:
+            entry.subject = cert.subject.rfc4514_string()
+        entry.github_repository = _repository(exts)
+        entry.github_workflow = _workflow(exts, entry.identities)
     except (PolicyError, ValueError):
         pass
 
 
-def _repository(cert: Any) -> str | None:
-    der = extension_value(cert, _OID_REPO)
+def _repository(exts: dict[Any, Any]) -> str | None:
+    der = exts.get(_OID_REPO)
     if der is not None:
         url = der_utf8(der.value)
         return url[len(_GITHUB) :] if url.startswith(_GITHUB) else url
-    legacy = extension_value(cert, _OID_REPO_LEGACY)
+    legacy = exts.get(_OID_REPO_LEGACY)
     return raw_text(legacy.value) if legacy is not None else None
 
 
-def _workflow(cert: Any, identities: list[str]) -> str | None:
+def _workflow(exts: dict[Any, Any], identities: list[str]) -> str | None:
     """``owner/repo/.github/workflows/file.yml`` from the Build Config URI or the SAN."""
-    der = extension_value(cert, _OID_BUILD_CONFIG)
+    der = exts.get(_OID_BUILD_CONFIG)
     candidates = [der_utf8(der.value)] if der is not None else []
     candidates += identities
     for uri in candidates:
@@ -186,7 +223,7 @@ def _workflow(cert: Any, identities: list[str]) -> str | None:
     return None
 
 
-def parse_ct_leaf(leaf: bytes) -> Entry:
+def parse_ct_leaf(leaf: bytes, needles: tuple[bytes, ...] | None = None) -> Entry:
     """An RFC 6962 ``MerkleTreeLeaf``: an X.509 entry or a precertificate's TBS."""
     from sceau.services.ct.rfc6962 import CodecError, EntryType, parse_merkle_tree_leaf
 
@@ -200,6 +237,8 @@ def parse_ct_leaf(leaf: bytes) -> Entry:
     else:
         kind, der = "x509", parsed.signed_entry[3:]
     entry = Entry(kind)
+    if needles is not None and not any(n in der for n in needles):
+        return entry
     try:
         cert = x509.load_der_x509_certificate(der)
     except ValueError:

@@ -111,12 +111,13 @@ def run_pass(
     result = Pass(target, state is None, start, cp.size)
     parse = parse_ct_leaf if target.kind == "ct" else parse_rekor
     is_ct = target.kind == "ct"
+    needles = watch.needles
     total, done = cp.size - start, 0
     for index, leaf in source.entries(start, cp.size, cp.size):
         if index != compact.size:
             raise LogAlarm(f"{target.label}: entry {index} read out of order")
         compact.append(leaf_hash(leaf))
-        entry = parse(leaf)
+        entry = parse(leaf, needles)
         rules = watch.match(entry, is_ct)
         if rules:
             result.matches.append(match_record(target, index, entry, rules))

@@ -49,6 +49,30 @@ class Watch:
     def empty(self) -> bool:
         return not self.any_entry and not any(getattr(self, k) for k in _LISTS)
 
+    @property
+    def needles(self) -> tuple[bytes, ...] | None:
+        """Byte strings at least one of which any matching certificate must contain, or None
+        when some rule (a regexp, a fingerprint, a subject, any_entry) needs every entry
+        parsed. Exact identities, issuers and repositories are stored as-is in the DER, so
+        a certificate without any of them is skipped unparsed: the catch-up fast path."""
+        if (
+            self.any_entry
+            or self.identity_regexps
+            or self.key_fingerprints
+            or self.ct_subjects
+            or self.ct_subject_regexps
+            or self.ct_san_regexps
+        ):
+            return None
+        words = (
+            self.identities
+            | self.issuers
+            | self.github_repositories
+            | self.github_workflows
+            | self.ct_sans
+        )
+        return tuple(sorted(w.encode() for w in words))
+
     def match(self, entry: Entry, ct: bool = False) -> list[str]:
         """Names of the rules ``entry`` matches (``ct``: it came from a CT log)."""
         hits: list[str] = []

@@ -119,13 +119,16 @@ def test_catch_up_from_index_zero_with_regexps(
 def test_any_entry_audits_everything_and_logs_subset(instance: Instance, tmp_path: Path) -> None:
     watch = write_watch(tmp_path / "w.toml", "any_entry = true\n")
     run = monitor(
-        instance.trusted_root, watch, tmp_path / "s", "--from-index", "0", "--log", "rekor-v2"
-    )
+        instance.trusted_root, watch, tmp_path / "s", "--from-index", "0", "--log", "rekor-v2",
+        "--progress",
+    )  # fmt: skip
     _ok(run, 1)
     size = int(httpx.get(f"{instance.url}/api/v2/checkpoint").text.split("\n")[1])
     # Every entry of the Rekor v2 log, the genesis leaf (an unknown kind) included.
     assert [m["index"] for m in run.matches] == list(range(size))
     assert {m["log_type"] for m in run.matches} == {"rekor-v2"}
+    # The progress bar went to stderr, ending on the whole count.
+    assert run.stderr.endswith(f"rekor-v2 {instance.url} [{'#' * 30}] {size}/{size}\n")
 
 
 def test_issuer_and_key_fingerprint_rules(

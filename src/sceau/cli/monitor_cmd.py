@@ -147,6 +147,7 @@ def _one_round(
             for record in result.matches:
                 matched = True
                 reporter.match(record)
+            result.commit(state_dir)
         except LogAlarm as e:
             alarm = True
             reporter.alarm(e.message)

@@ -4,7 +4,8 @@ The proof of growth is a recomputation: the compact range of the last verified t
 the state directory) is extended with the leaf hash of every new entry, and the result must
 equal the new checkpoint's signed root. That proves the new tree contains the old one *and*
 that the entries just read — the ones matched against the watch rules — are the log's own.
-Matches are handed out only after that check passed, and the state moves only after them.
+Matches are handed out only after that check passed; the caller delivers them, then
+:meth:`Pass.commit` moves the state (so a failed delivery is retried by the next run).
 """
 
 from __future__ import annotations
@@ -43,10 +44,16 @@ class Pass:
     old_size: int
     new_size: int
     matches: list[dict[str, Any]] = field(default_factory=list)
+    state: LogState | None = None  # the verified tree, to save once matches are delivered
 
     @property
     def scanned(self) -> int:
         return self.new_size - self.old_size
+
+    def commit(self, state_dir: Path) -> None:
+        """Record the verified tree (atomically): the next pass starts from it."""
+        if self.state is not None:
+            save_state(state_dir, self.target.slug, self.state)
 
 
 def match_record(target: LogTarget, index: int, entry: Entry, rules: list[str]) -> dict[str, Any]:
@@ -98,7 +105,8 @@ def run_pass(
     progress: Progress | None = None,
 ) -> Pass:
     """Follow ``target`` from its saved state (or from now / ``from_index``) to its latest
-    checkpoint. Raises :class:`LogAlarm` on any inconsistency or bad signature."""
+    checkpoint; the state is not saved (:meth:`Pass.commit`). Raises :class:`LogAlarm` on
+    any inconsistency or bad signature."""
     text = source.checkpoint()
     cp = open_checkpoint(target, text)
     state = load_state(state_dir, target.slug)
@@ -141,10 +149,8 @@ def run_pass(
         )
     if progress is not None and total:
         progress(total, total)
-    save_state(
-        state_dir,
-        target.slug,
-        LogState(target.label, cp.origin, cp.size, cp.root_hash, text.decode(), compact.hashes),
+    result.state = LogState(
+        target.label, cp.origin, cp.size, cp.root_hash, text.decode(), compact.hashes
     )
     return result
 

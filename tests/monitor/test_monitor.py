@@ -151,3 +151,39 @@ def test_issuer_and_key_fingerprint_rules(
     run = monitor(instance.trusted_root, watch, tmp_path / "s2", "--from-index", "0")
     _ok(run, 1)
     assert {m["identity"] for m in run.matches} == {WATCHED, UNWATCHED}
+
+
+def test_ct_through_its_rfc6962_api(scenario: dict, instance: Instance, tmp_path: Path) -> None:
+    """The CT log read through get-sth / get-entries / get-proof-by-hash (the path for CT
+    logs without tiles) gives the same matches as its tiles, and proves the same tree."""
+    from dataclasses import replace
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from sceau.client.trust import load_trusted_root
+    from sceau.monitor.errors import LogAlarm
+    from sceau.monitor.logs import targets
+    from sceau.monitor.rfc6962 import RFC6962Source
+    from sceau.monitor.run import run_pass
+    from sceau.monitor.sources import Http
+    from sceau.monitor.watch import parse_watch
+
+    (target,) = targets(load_trusted_root(instance.trusted_root), ("ct",))
+    watch = parse_watch({"identities": [WATCHED]})
+    http = Http()
+    try:
+        source = RFC6962Source(http, target.base_url)
+        result = run_pass(target, source, tmp_path / "all", watch, from_index=0)
+        tiles = {m["index"] for m in scenario["second"].matches if m["log_type"] == "ct"}
+        assert {m["index"] for m in result.matches} == tiles
+        # A first run from now: the compact range from the last leaf's audit path.
+        now = run_pass(target, source, tmp_path / "now", watch)
+        assert (now.scanned, now.matches) == (0, [])
+        assert now.state is not None and result.state is not None
+        assert now.state.root_hash == result.state.root_hash
+        # A tree head signed by another key is the alarm.
+        other = replace(target, public_key=ec.generate_private_key(ec.SECP256R1()).public_key())
+        with pytest.raises(LogAlarm, match="signed tree head does not verify"):
+            run_pass(other, source, tmp_path / "bad", watch)
+    finally:
+        http.close()

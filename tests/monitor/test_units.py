@@ -22,10 +22,10 @@ from sceau.merkle import (
     left_siblings,
     tree_root,
 )
+from sceau.monitor.checkpoints import open_checkpoint
 from sceau.monitor.entries import parse_ct_leaf, parse_rekor
 from sceau.monitor.errors import LogAlarm
 from sceau.monitor.logs import targets
-from sceau.monitor.run import open_checkpoint
 from sceau.monitor.watch import parse_watch
 from sceau.services.ct.rfc6962 import EntryType, merkle_tree_leaf, signed_entry
 

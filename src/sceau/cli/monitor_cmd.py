@@ -128,20 +128,13 @@ def _one_round(
     """One pass over every log; the worst outcome decides the status."""
     from sceau.errors import SceauError
     from sceau.monitor.errors import LogAlarm
-    from sceau.monitor.run import run_pass
-    from sceau.monitor.sources import RekorV1Source, TileSource
+    from sceau.monitor.run import run_pass, source_for
 
     alarm = error = matched = False
     for target in logs:
-        if target.kind == "rekor-v1":
-            source: Any = RekorV1Source(http, target.base_url)
-        elif target.kind == "rekor-v2":
-            source = TileSource(http, f"{target.base_url}/api/v2")
-        else:
-            source = TileSource(http, f"{target.base_url}/ct")
         try:
             result = run_pass(
-                target, source, state_dir, watch, from_index=args.from_index,
+                target, source_for(target, http), state_dir, watch, from_index=args.from_index,
                 progress=reporter.progress(target.label),
             )  # fmt: skip
             for record in result.matches:

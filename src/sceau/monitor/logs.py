@@ -32,6 +32,7 @@ class LogTarget:
     name: str  # checkpoint key name
     log_id: bytes
     verifier: Any
+    public_key: Any = None  # for RFC 6962 tree heads, which are not signed notes
 
     @property
     def label(self) -> str:
@@ -89,7 +90,7 @@ def targets(
                 f"log {base} ({kind}): its key cannot verify checkpoints: {e}"
             ) from None
         seen.add((kind, base))
-        out.append(LogTarget(kind, base, name, log.log_id, verifier))
+        out.append(LogTarget(kind, base, name, log.log_id, verifier, log.public_key))
     return out
 
 

@@ -25,7 +25,7 @@ from sceau.monitor.watch import Watch
 
 
 class Source(Protocol):
-    def checkpoint(self) -> bytes: ...
+    def latest(self, target: LogTarget) -> tuple[note.Checkpoint, str]: ...
 
     def start_range(self, size: int) -> CompactRange: ...
 
@@ -33,6 +33,22 @@ class Source(Protocol):
 
 
 Progress = Callable[[int, int], None]
+
+
+def source_for(target: LogTarget, http: Any) -> Source:
+    """How to read ``target``: Rekor v1 by index, Rekor v2 by tiles, a CT log by tiles when
+    it serves them (``<base>/ct/checkpoint``) and otherwise by its RFC 6962 API."""
+    from sceau.monitor.rfc6962 import RFC6962Source
+    from sceau.monitor.sources import MAX_CHECKPOINT, RekorV1Source, TileSource
+
+    if target.kind == "rekor-v1":
+        return RekorV1Source(http, target.base_url)
+    if target.kind == "rekor-v2":
+        return TileSource(http, f"{target.base_url}/api/v2")
+    status, _ = http.request("GET", f"{target.base_url}/ct/checkpoint", MAX_CHECKPOINT)
+    if status == 404:
+        return RFC6962Source(http, target.base_url)
+    return TileSource(http, f"{target.base_url}/ct")
 
 
 @dataclass
@@ -82,19 +98,6 @@ def match_record(target: LogTarget, index: int, entry: Entry, rules: list[str]) 
     return record
 
 
-def open_checkpoint(target: LogTarget, text: bytes) -> note.Checkpoint:
-    """Verify a checkpoint with the log's trusted key and check its origin (LogAlarm)."""
-    try:
-        cp = note.open_checkpoint(text, [target.verifier])
-    except note.NoteError as e:
-        raise LogAlarm(
-            f"{target.label}: the checkpoint does not verify with the log's trusted key ({e})"
-        ) from None
-    if not target.origin_ok(cp.origin):
-        raise LogAlarm(f"{target.label}: checkpoint origin {cp.origin!r} is not this log's")
-    return cp
-
-
 def run_pass(
     target: LogTarget,
     source: Source,
@@ -107,8 +110,7 @@ def run_pass(
     """Follow ``target`` from its saved state (or from now / ``from_index``) to its latest
     checkpoint; the state is not saved (:meth:`Pass.commit`). Raises :class:`LogAlarm` on
     any inconsistency or bad signature."""
-    text = source.checkpoint()
-    cp = open_checkpoint(target, text)
+    cp, text = source.latest(target)
     state = load_state(state_dir, target.slug)
     if state is None:
         start = cp.size if from_index is None else min(from_index, cp.size)
@@ -149,9 +151,7 @@ def run_pass(
         )
     if progress is not None and total:
         progress(total, total)
-    result.state = LogState(
-        target.label, cp.origin, cp.size, cp.root_hash, text.decode(), compact.hashes
-    )
+    result.state = LogState(target.label, cp.origin, cp.size, cp.root_hash, text, compact.hashes)
     return result
 
 

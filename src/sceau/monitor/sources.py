@@ -34,7 +34,10 @@ from sceau.merkle.tiles import (
     tile_path,
     tile_width_at,
 )
+from sceau.monitor.checkpoints import open_checkpoint
 from sceau.monitor.errors import LogAlarm
+from sceau.monitor.logs import LogTarget
+from sceau.note import Checkpoint
 
 TIMEOUT = 30.0
 MAX_CHECKPOINT = 1 << 20
@@ -89,7 +92,7 @@ class Http:
             self._clients.clear()
 
 
-def _ordered(jobs: list[Callable[[], Any]], parallel: int = PARALLEL) -> Iterator[Any]:
+def ordered(jobs: list[Callable[[], Any]], parallel: int = PARALLEL) -> Iterator[Any]:
     """Run ``jobs`` with ``parallel`` in flight, yielding results in order."""
     with ThreadPoolExecutor(parallel) as pool:
         pending: list[Future[Any]] = []
@@ -115,6 +118,10 @@ class TileSource:
 
     def checkpoint(self) -> bytes:
         return self.http.get(f"{self.prefix}/checkpoint", MAX_CHECKPOINT)
+
+    def latest(self, target: LogTarget) -> tuple[Checkpoint, str]:
+        text = self.checkpoint()
+        return open_checkpoint(target, text), text.decode()
 
     def tile(self, level: int, index: int, width: int) -> bytes:
         """A tile or entry bundle at exactly ``width``; if the log no longer serves that
@@ -163,7 +170,7 @@ class TileSource:
 
             return run
 
-        for n, leaves in _ordered([job(n) for n in range(first, last + 1)]):
+        for n, leaves in ordered([job(n) for n in range(first, last + 1)]):
             base = n * TILE_WIDTH
             for i in range(max(start, base), min(end, base + len(leaves))):
                 yield i, leaves[i - base]
@@ -212,6 +219,10 @@ class RekorV1Source:
             raise RemoteError(f"{self.base}/api/v1/log: no signedTreeHead")
         return note.encode()
 
+    def latest(self, target: LogTarget) -> tuple[Checkpoint, str]:
+        text = self.checkpoint()
+        return open_checkpoint(target, text), text.decode()
+
     def _retrieve(self, indexes: list[int]) -> dict[int, dict[str, Any]]:
         url = f"{self.base}/api/v1/log/entries/retrieve"
         status, body = self.http.request("POST", url, MAX_JSON, json={"logIndexes": indexes})
@@ -233,7 +244,7 @@ class RekorV1Source:
             return lambda: self._retrieve(batch)
 
         batches = [list(range(i, min(end, i + V1_BATCH))) for i in range(start, end, V1_BATCH)]
-        for batch, found in zip(batches, _ordered([job(b) for b in batches]), strict=True):
+        for batch, found in zip(batches, ordered([job(b) for b in batches]), strict=True):
             for i in batch:
                 yield i, _b64(found[i].get("body"), f"entry {i} body")
 

@@ -34,6 +34,8 @@ RANGE = 256  # entries asked per get-entries request
 class RFC6962Source:
     """A CT log whose RFC 6962 API is at ``<base>/ct/v1``."""
 
+    index_offset = 0
+
     def __init__(self, http: Http, base: str) -> None:
         self.http = http
         self.api = f"{base.rstrip('/')}/ct/v1"

@@ -25,6 +25,8 @@ from sceau.monitor.watch import Watch
 
 
 class Source(Protocol):
+    index_offset: int  # reported index = tree index + offset (sharded Rekor v1)
+
     def latest(self, target: LogTarget) -> tuple[note.Checkpoint, str]: ...
 
     def start_range(self, size: int) -> CompactRange: ...
@@ -130,7 +132,8 @@ def run_pass(
         entry = parse(leaf, needles)
         rules = watch.match(entry, is_ct)
         if rules:
-            result.matches.append(match_record(target, index, entry, rules))
+            number = index + source.index_offset
+            result.matches.append(match_record(target, number, entry, rules))
         done += 1
         if progress is not None and done % 4096 == 0:
             progress(done, total)

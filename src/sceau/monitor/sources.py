@@ -112,6 +112,8 @@ def ordered(jobs: list[Callable[[], Any]], parallel: int = PARALLEL) -> Iterator
 class TileSource:
     """A C2SP tlog-tiles log under ``prefix`` (``…/api/v2`` or ``…/ct``)."""
 
+    index_offset = 0
+
     def __init__(self, http: Http, prefix: str) -> None:
         self.http = http
         self.prefix = prefix.rstrip("/")
@@ -206,17 +208,28 @@ def _rebundle(entries: list[bytes]) -> bytes:
 
 
 class RekorV1Source:
-    """A Rekor v1 log at ``base`` (``/api/v1/log…``)."""
+    """A Rekor v1 log at ``base`` (``/api/v1/log…``).
+
+    A sharded Rekor (rekor.sigstore.dev) numbers entries globally: the active tree's entry
+    ``i`` is ``logIndex`` ``i + index_offset``, the offset being the sizes of its inactive
+    shards (``GET /api/v1/log``). sceau has one shard, so its offset is 0.
+    """
 
     def __init__(self, http: Http, base: str) -> None:
         self.http = http
         self.base = base.rstrip("/")
+        self.index_offset = 0
 
     def checkpoint(self) -> bytes:
         doc = _json(self.http.get(f"{self.base}/api/v1/log", MAX_JSON), "GET /api/v1/log")
         note = doc.get("signedTreeHead") if isinstance(doc, dict) else None
         if not isinstance(note, str):
             raise RemoteError(f"{self.base}/api/v1/log: no signedTreeHead")
+        try:
+            shards = doc.get("inactiveShards") or []
+            self.index_offset = sum(int(s["treeSize"]) for s in shards)
+        except (TypeError, KeyError, ValueError):
+            raise RemoteError(f"{self.base}/api/v1/log: malformed inactiveShards") from None
         return note.encode()
 
     def latest(self, target: LogTarget) -> tuple[Checkpoint, str]:
@@ -224,19 +237,22 @@ class RekorV1Source:
         return open_checkpoint(target, text), text.decode()
 
     def _retrieve(self, indexes: list[int]) -> dict[int, dict[str, Any]]:
+        """Entries by tree index (asked for by global ``logIndex``)."""
         url = f"{self.base}/api/v1/log/entries/retrieve"
-        status, body = self.http.request("POST", url, MAX_JSON, json={"logIndexes": indexes})
+        off = self.index_offset
+        body = {"logIndexes": [i + off for i in indexes]}
+        status, answer = self.http.request("POST", url, MAX_JSON, json=body)
         if status != 200:
             raise RemoteError(f"POST {url}: HTTP {status}")
         out: dict[int, dict[str, Any]] = {}
-        doc = _json(body, url)
+        doc = _json(answer, url)
         for item in doc if isinstance(doc, list) else []:
             for entry in item.values() if isinstance(item, dict) else []:
                 if isinstance(entry, dict) and isinstance(entry.get("logIndex"), int):
-                    out[entry["logIndex"]] = entry
+                    out[entry["logIndex"] - off] = entry
         missing = [i for i in indexes if i not in out]
         if missing:
-            raise RemoteError(f"POST {url}: no entry for logIndex {missing[0]}")
+            raise RemoteError(f"POST {url}: no entry for logIndex {missing[0] + off}")
         return out
 
     def entries(self, start: int, end: int, size: int) -> Iterator[tuple[int, bytes]]:
@@ -246,7 +262,7 @@ class RekorV1Source:
         batches = [list(range(i, min(end, i + V1_BATCH))) for i in range(start, end, V1_BATCH)]
         for batch, found in zip(batches, ordered([job(b) for b in batches]), strict=True):
             for i in batch:
-                yield i, _b64(found[i].get("body"), f"entry {i} body")
+                yield i, _b64(found[i].get("body"), f"entry {i + self.index_offset} body")
 
     def start_range(self, size: int) -> CompactRange:
         """The compact range of ``size`` from entry ``size - 1``: its inclusion proof's left
@@ -257,7 +273,10 @@ class RekorV1Source:
         try:
             proof = entry["verification"]["inclusionProof"]
             hashes = [binascii.unhexlify(h) for h in proof["hashes"]]
-            left = left_siblings(int(proof["logIndex"]), int(proof["treeSize"]), hashes)
+            index = int(proof["logIndex"])  # tree-local
+            if index != size - 1:
+                raise ValueError(f"its proof is for tree index {index}")
+            left = left_siblings(index, int(proof["treeSize"]), hashes)
             compact = CompactRange(size - 1, left)
         except (KeyError, TypeError, ValueError, binascii.Error, ProofError) as e:
             raise RemoteError(f"entry {size - 1} has no usable inclusion proof ({e})") from None

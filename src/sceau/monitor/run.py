@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sceau import note
+from sceau.errors import RemoteError
 from sceau.merkle import CompactRange, leaf_hash
 from sceau.monitor.entries import Entry, parse_ct_leaf, parse_rekor
 from sceau.monitor.errors import LogAlarm
@@ -92,8 +93,7 @@ def match_record(target: LogTarget, index: int, entry: Entry, rules: list[str]) 
         "key_fingerprint": entry.key_fingerprint,
     }
     for key in ("subject", "github_repository", "github_workflow"):
-        value = getattr(entry, key)
-        if value is not None and (key != "subject" or value):
+        if value := getattr(entry, key):
             record[key] = value
     if entry.dns_names:
         record["dns_names"] = entry.dns_names
@@ -127,7 +127,7 @@ def run_pass(
     total, done = cp.size - start, 0
     for index, leaf in source.entries(start, cp.size, cp.size):
         if index != compact.size:
-            raise LogAlarm(f"{target.label}: entry {index} read out of order")
+            raise RemoteError(f"{target.label}: entry {index} came out of order")
         compact.append(leaf_hash(leaf))
         entry = parse(leaf, needles)
         rules = watch.match(entry, is_ct)
@@ -138,7 +138,7 @@ def run_pass(
         if progress is not None and done % 4096 == 0:
             progress(done, total)
     if compact.size != cp.size:
-        raise LogAlarm(
+        raise RemoteError(
             f"{target.label}: read {compact.size} entries, the checkpoint says {cp.size}"
         )
     if compact.root() != cp.root_hash:

@@ -8,7 +8,9 @@
   one entry's inclusion proof.
 
 Nothing here is trusted: the caller folds what it read into a root and compares it with
-a signed checkpoint. Every response is size-bounded.
+a signed checkpoint (a mismatch is the alarm). Malformed answers — a short tile, a
+truncated bundle — are :class:`RemoteError`: the log answered badly, which a retry or a
+cache may explain; only a signed contradiction is an alarm. Every response is size-bounded.
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ from sceau.merkle.tiles import (
     tile_width_at,
 )
 from sceau.monitor.checkpoints import open_checkpoint
-from sceau.monitor.errors import LogAlarm
 from sceau.monitor.logs import LogTarget
 from sceau.note import Checkpoint
 
@@ -167,7 +168,9 @@ class TileSource:
                 url = f"{self.prefix}/{tile_path(ENTRIES_LEVEL, n, width)}"
                 leaves = _bundle_entries(self.tile(ENTRIES_LEVEL, n, width), url)
                 if len(leaves) < width:
-                    raise LogAlarm(f"entry bundle {url} holds {len(leaves)} entries, not {width}")
+                    raise RemoteError(
+                        f"entry bundle {url} holds {len(leaves)} entries, not {width}"
+                    )
                 return n, leaves[:width]
 
             return run
@@ -182,9 +185,9 @@ def _split(data: bytes, width: int, what: str) -> list[bytes]:
     try:
         hashes = split_tile(data)
     except ValueError as e:
-        raise LogAlarm(f"{what}: {e}") from None
+        raise RemoteError(f"{what}: {e}") from None
     if len(hashes) < width:
-        raise LogAlarm(f"{what} holds {len(hashes)} hashes, not {width}")
+        raise RemoteError(f"{what} holds {len(hashes)} hashes, not {width}")
     return hashes[:width]
 
 
@@ -193,11 +196,11 @@ def _bundle_entries(data: bytes, url: str) -> list[bytes]:
     out, pos, n = [], 0, len(data)
     while pos < n:
         if pos + 2 > n:
-            raise LogAlarm(f"entry bundle {url} is truncated")
+            raise RemoteError(f"entry bundle {url} is truncated")
         length = int.from_bytes(data[pos : pos + 2], "big")
         pos += 2
         if pos + length > n:
-            raise LogAlarm(f"entry bundle {url} is truncated")
+            raise RemoteError(f"entry bundle {url} is truncated")
         out.append(data[pos : pos + length])
         pos += length
     return out

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from tests.monitor.conftest import UNWATCHED, WATCHED, Instance, Run, monitor, write_watch
 from tests.serving import free_port
 
-pytestmark = [pytest.mark.server, pytest.mark.slow]
+pytestmark = [pytest.mark.interop, pytest.mark.server, pytest.mark.slow]
 
 
 def _code(run: Run, code: int) -> None:

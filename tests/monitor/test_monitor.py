@@ -23,7 +23,7 @@ from tests.monitor.conftest import (
     write_watch,
 )
 
-pytestmark = [pytest.mark.server, pytest.mark.slow]
+pytestmark = [pytest.mark.interop, pytest.mark.server, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from tests.monitor.conftest import SCEAU, WATCHED, Instance, monitor, write_watch
 from tests.serving import serve_app
 
-pytestmark = [pytest.mark.server, pytest.mark.slow]
+pytestmark = [pytest.mark.interop, pytest.mark.server, pytest.mark.slow]
 
 
 def _receiver(received: list[dict], status: int = 204) -> Starlette:

@@ -6,13 +6,22 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from tests.monitor.conftest import UNWATCHED, WATCHED, Instance, Run, monitor, write_watch
+from tests.monitor.conftest import (
+    SCEAU,
+    UNWATCHED,
+    WATCHED,
+    Instance,
+    Run,
+    monitor,
+    write_watch,
+)
 from tests.serving import free_port
 
 pytestmark = [pytest.mark.interop, pytest.mark.server, pytest.mark.slow]
@@ -104,6 +113,14 @@ def test_checkpoint_not_signed_by_the_trusted_key(instance: Instance, tmp_path: 
     alarms = _alarms(run)
     assert list(alarms) == ["rekor-v2"]
     assert "does not verify with the log's trusted key" in alarms["rekor-v2"]
+    # As a service, the alarm stops the monitor with the same status.
+    follow = subprocess.run(
+        [*SCEAU, "monitor", "--trusted-root", str(root), "--watch", str(watch), "--state",
+         str(tmp_path / "follow"), "--follow", "--interval", "0.1"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert follow.returncode == 2, follow.stderr
+    assert "does not verify with the log's trusted key" in follow.stderr
 
 
 def test_unreachable_log_is_an_other_error(instance: Instance, tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "write cosign.key and cosign.pub (cosign's format)",
     ),
     "log": ("sceau.cli.log_cmd", "query a Rekor log like rekor-cli, checking every answer"),
+    "monitor": ("sceau.cli.monitor_cmd", "follow logs, check they only grow, report signers"),
     "version": ("sceau.cli.version_cmd", "print the versions of sceau and what it is built on"),
 }
 

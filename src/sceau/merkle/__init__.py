@@ -6,10 +6,12 @@ Two layers:
   (the reference) and proof verification.
 - :mod:`sceau.merkle._plan` — proofs as *plans*: which complete subtrees ("nodes") a proof
   needs, so a caller holding hashes elsewhere (tiles in a database) reads exactly those.
+- :mod:`sceau.merkle._compact` — compact ranges: extend a verified tree leaf by leaf.
 - :mod:`sceau.merkle.tiles` — tile coordinates, the ``x001/234/067`` path encoding and
   partial tiles.
 """
 
+from sceau.merkle._compact import CompactRange, left_siblings
 from sceau.merkle._hash import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -35,6 +37,7 @@ from sceau.merkle._plan import (
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "CompactRange",
     "Node",
     "ProofError",
     "consistency_plan",
@@ -43,6 +46,7 @@ __all__ = [
     "inclusion_plan",
     "inclusion_proof",
     "leaf_hash",
+    "left_siblings",
     "node_hash",
     "range_nodes",
     "resolve_plan",

@@ -18,12 +18,13 @@ from sceau.merkle.tiles import parse_tile_path
 
 if TYPE_CHECKING:
     from sceau.log.engine import Log
+    from sceau.log.reader import LogReader
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 CHECKPOINT_CACHE = "no-cache"
 
 
-async def read_path(log: Log, path: str) -> tuple[bytes, str, str]:
+async def read_path(log: LogReader, path: str) -> tuple[bytes, str, str]:
     """``(body, content type, cache control)`` for a read-path ``path`` of ``log``."""
     if path == "checkpoint":
         head = await log.latest()

@@ -220,14 +220,15 @@ def build_trust_documents(
     Retired keys (``sceau rotate``) stay listed with their validity window, so bundles
     made before a rotation keep verifying; current keys are valid from their rotation.
     """
+    from sceau.client.trust import LogInstance
     from sceau.note import log_id
     from sceau.retired import current_since, load_retired
     from sceau.trust import (
-        CAEntry,
-        TlogEntry,
-        TSAEntry,
         build_signing_config,
         build_trusted_root,
+        ca_entry,
+        tlog_entry,
+        tsa_entry,
     )
 
     url, host = cfg.url, cfg.host
@@ -245,9 +246,9 @@ def build_trust_documents(
         until: dt.datetime | None,
         frm: dt.datetime,
         ed25519: bool = False,
-    ) -> TlogEntry:
+    ) -> LogInstance:
         lid = log_id(host, key) if ed25519 else None
-        return TlogEntry(
+        return tlog_entry(
             base, key, frm, log_id=lid, checkpoint_key_id=lid, valid_until=until, operator=operator
         )
 
@@ -264,7 +265,7 @@ def build_trust_documents(
     tlogs += [tlog(url, "rekor-v2", k, u, f, ed25519=True) for k, f, u, _ in windows("rekor-v2")]
     ctlogs = [tlog(url, "ct", k, u, f) for k, f, u, _ in windows("ct")]
     cas = [
-        CAEntry(
+        ca_entry(
             url,
             [r.certificates()[0], m.ca_root],
             r.valid_from,
@@ -275,17 +276,17 @@ def build_trust_documents(
         if r.name == "ca-intermediate"
     ]
     cas.append(
-        CAEntry(url, [m.ca_intermediate, m.ca_root], since("ca-intermediate"), operator=operator)
+        ca_entry(url, [m.ca_intermediate, m.ca_root], since("ca-intermediate"), operator=operator)
     )
     tsa_url = f"{url}/api/v1/timestamp"
     tsas = [
-        TSAEntry(
+        tsa_entry(
             tsa_url, r.certificates(), r.valid_from, valid_until=r.valid_until, operator=operator
         )
         for r in retired
         if r.name == "tsa"
     ]
-    tsas.append(TSAEntry(tsa_url, [m.tsa_leaf, m.tsa_root], since("tsa"), operator=operator))
+    tsas.append(tsa_entry(tsa_url, [m.tsa_leaf, m.tsa_root], since("tsa"), operator=operator))
     trusted_root = build_trusted_root(ca=cas, tlogs=tlogs, ctlogs=ctlogs, tsas=tsas)
     signing_config = build_signing_config(
         ca_url=url,

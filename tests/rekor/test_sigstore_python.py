@@ -36,7 +36,7 @@ from sigstore_models.rekor.v1 import TransparencyLogEntry as TransparencyLogEntr
 from sigstore_models.trustroot import v1 as trustroot_v1
 
 from sceau.note import log_id
-from sceau.trust.trusted_root import CAEntry, TlogEntry, build_trusted_root
+from sceau.trust.trusted_root import build_trusted_root, ca_entry, tlog_entry
 from tests.rekor import helpers as h
 from tests.rekor.conftest import Server
 
@@ -49,10 +49,10 @@ PAST = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 def trusted_root(rekor: Server) -> TrustedRoot:
     v2_id = log_id(rekor.host, rekor.v2_key.public_key())
     doc = build_trusted_root(
-        ca=[CAEntry(uri="http://ca.invalid", chain=[h.CA_CERT], valid_from=PAST)],
+        ca=[ca_entry(uri="http://ca.invalid", chain=[h.CA_CERT], valid_from=PAST)],
         tlogs=[
-            TlogEntry(base_url=rekor.url, public_key=rekor.v1_key.public_key(), valid_from=PAST),
-            TlogEntry(
+            tlog_entry(base_url=rekor.url, public_key=rekor.v1_key.public_key(), valid_from=PAST),
+            tlog_entry(
                 base_url=rekor.url,
                 public_key=rekor.v2_key.public_key(),
                 valid_from=PAST,
@@ -61,7 +61,7 @@ def trusted_root(rekor: Server) -> TrustedRoot:
             ),
         ],
         ctlogs=[
-            TlogEntry(
+            tlog_entry(
                 base_url="http://ct.invalid",
                 public_key=ec.generate_private_key(ec.SECP256R1()).public_key(),
                 valid_from=PAST,

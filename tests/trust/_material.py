@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from sceau.trust import CAEntry, TlogEntry, TSAEntry, build_signing_config, build_trusted_root
+from sceau.trust import build_signing_config, build_trusted_root, ca_entry, tlog_entry, tsa_entry
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 OPERATOR = "test.example"
@@ -90,12 +90,12 @@ class Instance:
 
     def trusted_root(self) -> dict:
         return build_trusted_root(
-            ca=[CAEntry(uri=self.url, chain=self.ca_chain, valid_from=START)],
+            ca=[ca_entry(uri=self.url, chain=self.ca_chain, valid_from=START)],
             tlogs=[
-                TlogEntry(
+                tlog_entry(
                     base_url=self.url, public_key=self.rekor_v1_key.public_key(), valid_from=START
                 ),
-                TlogEntry(
+                tlog_entry(
                     base_url=self.url,
                     public_key=self.rekor_v2_key.public_key(),
                     log_id=self.rekor_v2_log_id,
@@ -105,12 +105,14 @@ class Instance:
                 ),
             ],
             ctlogs=[
-                TlogEntry(
+                tlog_entry(
                     base_url=self.url + "/ct", public_key=self.ct_key.public_key(), valid_from=START
                 )
             ],
             tsas=[
-                TSAEntry(uri=self.url + "/api/v1/timestamp", chain=self.tsa_chain, valid_from=START)
+                tsa_entry(
+                    uri=self.url + "/api/v1/timestamp", chain=self.tsa_chain, valid_from=START
+                )
             ],
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,18 +19,19 @@ from sigstore.models import ClientTrustConfig, SigningConfig, TrustedRoot
 from sigstore.sign import SigningContext
 from sigstore_models.trustroot import v1 as trustroot_v1
 
+from sceau.client.trust import Authority, LogInstance
 from sceau.errors import InputError
 from sceau.trust import (
-    CAEntry,
-    TlogEntry,
-    TSAEntry,
     build_client_trust_config,
     build_signing_config,
     build_trusted_root,
+    ca_entry,
     dumps,
     key_details,
     spki_log_id,
+    tlog_entry,
     tsa_endpoint,
+    tsa_entry,
     write_trust_files,
 )
 from tests.trust._material import START, Instance
@@ -145,9 +147,9 @@ def test_rebuilds_the_production_trusted_root(vectors: Path) -> None:
     def when(tr: dict, key: str) -> dt.datetime | None:
         return dt.datetime.fromisoformat(tr[key]) if key in tr else None
 
-    def tlog(t: dict) -> TlogEntry:
+    def tlog(t: dict) -> LogInstance:
         pk = t["publicKey"]
-        return TlogEntry(
+        return tlog_entry(
             base_url=t["baseUrl"],
             public_key=base64.b64decode(pk["rawBytes"]),
             log_id=base64.b64decode(t["logId"]["keyId"]),
@@ -156,8 +158,8 @@ def test_rebuilds_the_production_trusted_root(vectors: Path) -> None:
             key_details=pk["keyDetails"],
         )
 
-    def authority(cls: type[CAEntry], a: dict) -> CAEntry:
-        return cls(
+    def authority(make: Callable[..., Authority], a: dict) -> Authority:
+        return make(
             uri=a["uri"],
             chain=[base64.b64decode(c["rawBytes"]) for c in a["certChain"]["certificates"]],
             valid_from=when(a["validFor"], "start"),
@@ -167,10 +169,10 @@ def test_rebuilds_the_production_trusted_root(vectors: Path) -> None:
         )
 
     built = build_trusted_root(
-        ca=[authority(CAEntry, a) for a in original["certificateAuthorities"]],
+        ca=[authority(ca_entry, a) for a in original["certificateAuthorities"]],
         tlogs=[tlog(t) for t in original["tlogs"]],
         ctlogs=[tlog(t) for t in original["ctlogs"]],
-        tsas=[authority(TSAEntry, a) for a in original["timestampAuthorities"]],
+        tsas=[authority(tsa_entry, a) for a in original["timestampAuthorities"]],
     )
     assert trustroot_v1.TrustedRoot.from_json(
         json.dumps(built)
@@ -203,14 +205,14 @@ def test_tsa_endpoint() -> None:
     assert tsa_endpoint(full) == full
 
 
-def _tlog(**overrides: object) -> TlogEntry:
+def _tlog(**overrides: object) -> LogInstance:
     fields: dict = {
         "base_url": URL,
         "public_key": ec.generate_private_key(ec.SECP256R1()).public_key(),
         "valid_from": START,
     }
     fields.update(overrides)
-    return TlogEntry(**fields)
+    return tlog_entry(**fields)
 
 
 @pytest.mark.parametrize(
@@ -229,14 +231,14 @@ def _tlog(**overrides: object) -> TlogEntry:
 def test_trusted_root_refuses_bad_logs(inst: Instance, tlog: dict, message: str) -> None:
     with pytest.raises(InputError, match=message):
         build_trusted_root(
-            ca=[CAEntry(uri=URL, chain=inst.ca_chain, valid_from=START)],
+            ca=[ca_entry(uri=URL, chain=inst.ca_chain, valid_from=START)],
             tlogs=[_tlog(**tlog)],
             ctlogs=[_tlog()],
         )
 
 
 def test_trusted_root_refuses_missing_parts(inst: Instance) -> None:
-    ca = [CAEntry(uri=URL, chain=inst.ca_chain, valid_from=START)]
+    ca = [ca_entry(uri=URL, chain=inst.ca_chain, valid_from=START)]
     with pytest.raises(InputError, match="CT log"):
         build_trusted_root(ca=ca, tlogs=[_tlog()], ctlogs=[])
     with pytest.raises(InputError, match="certificate authority"):
@@ -246,11 +248,11 @@ def test_trusted_root_refuses_missing_parts(inst: Instance) -> None:
             ca=ca,
             tlogs=[_tlog()],
             ctlogs=[_tlog()],
-            tsas=[TSAEntry(uri=URL, chain=inst.tsa_chain[:1], valid_from=START)],
+            tsas=[tsa_entry(uri=URL, chain=inst.tsa_chain[:1], valid_from=START)],
         )
     with pytest.raises(InputError, match=r"X\.509"):
         build_trusted_root(
-            ca=[CAEntry(uri=URL, chain=[b"junk"], valid_from=START)],
+            ca=[ca_entry(uri=URL, chain=[b"junk"], valid_from=START)],
             tlogs=[_tlog()],
             ctlogs=[_tlog()],
         )

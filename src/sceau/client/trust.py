@@ -8,10 +8,11 @@ reading a file the caller named, and the shipped public-good roots.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,7 @@ class LogInstance:
     public_key: Any  # a cryptography public key; None when the key type is unsupported
     valid_for: TimeRange | None
     operator: str | None = None
+    public_key_der: bytes | None = None  # the SPKI as published (kept for unsupported keys)
 
     @property
     def name(self) -> str:
@@ -141,6 +143,7 @@ class Authority:
     uri: str | None = None
     organization: str = ""
     common_name: str = ""
+    operator: str | None = None
 
 
 class TrustedRoot:
@@ -163,6 +166,17 @@ class TrustedRoot:
         self._ct_by_log_id = {t.log_id: t for t in self.ctlogs}
         self._stores: dict[tuple[int, ...], Any] = {}
         self._anchors: dict[tuple[int, ...], frozenset[Any]] = {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The trusted root as protobuf JSON — what the server publishes and
+        :meth:`from_json` reads back to an equal root (one model for both sides)."""
+        return {
+            "mediaType": self.media_type,
+            "tlogs": [log_document(t) for t in self.tlogs],
+            "certificateAuthorities": [authority_document(a) for a in self.certificate_authorities],
+            "ctlogs": [log_document(t) for t in self.ctlogs],
+            "timestampAuthorities": [authority_document(a) for a in self.timestamp_authorities],
+        }
 
     @classmethod
     def from_json(cls, data: bytes | str) -> TrustedRoot:
@@ -270,6 +284,71 @@ def _packaged(name: str) -> bytes:
     ).read_bytes()
 
 
+# -- writing ------------------------------------------------------------------------------
+
+
+def _rfc3339(when: datetime) -> str:
+    """UTC RFC 3339 with a ``Z`` (milliseconds only when there are any)."""
+    when = when.astimezone(UTC)
+    if when.microsecond:
+        return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _range_document(r: TimeRange) -> dict[str, str]:
+    out = {"start": _rfc3339(r.start)}
+    if r.end is not None:
+        out["end"] = _rfc3339(r.end)
+    return out
+
+
+def log_document(log: LogInstance) -> dict[str, Any]:
+    """A transparency or CT log as a trusted root lists it."""
+    from cryptography.hazmat.primitives import serialization
+
+    der = log.public_key_der
+    if der is None and log.public_key is not None:
+        der = log.public_key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    key: dict[str, Any] = {"keyDetails": log.key_details}
+    if der is not None:
+        key = {"rawBytes": base64.b64encode(der).decode(), **key}
+    if log.valid_for is not None:
+        key["validFor"] = _range_document(log.valid_for)
+    out: dict[str, Any] = {
+        "baseUrl": log.base_url,
+        "hashAlgorithm": "SHA2_256",
+        "publicKey": key,
+        "logId": {"keyId": base64.b64encode(log.log_id).decode()},
+    }
+    if log.checkpoint_key_id is not None:
+        out["checkpointKeyId"] = {"keyId": base64.b64encode(log.checkpoint_key_id).decode()}
+    if log.operator is not None:
+        out["operator"] = log.operator
+    return out
+
+
+def authority_document(authority: Authority) -> dict[str, Any]:
+    """A certificate or timestamp authority as a trusted root lists it."""
+    from cryptography.hazmat.primitives import serialization
+
+    certs = [
+        {"rawBytes": base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode()}
+        for c in authority.chain
+    ]
+    out: dict[str, Any] = {
+        "subject": {"organization": authority.organization, "commonName": authority.common_name}
+    }
+    if authority.uri is not None:
+        out["uri"] = authority.uri
+    out["certChain"] = {"certificates": certs}
+    out["validFor"] = _range_document(authority.valid_for)
+    if authority.operator is not None:
+        out["operator"] = authority.operator
+    return out
+
+
 # -- parsing ------------------------------------------------------------------------------
 
 _LOG = ("baseUrl", "hashAlgorithm", "publicKey", "logId", "checkpointKeyId", "operator")
@@ -329,6 +408,7 @@ def _log(raw: object, where: str) -> LogInstance:
         public_key=public_key,
         valid_for=valid_for,
         operator=o.str("operator", required=False),
+        public_key_der=raw_key or None,
     )
 
 
@@ -372,4 +452,5 @@ def _authority(raw: object, where: str) -> Authority:
         uri=o.str("uri", required=False),
         organization=subject.req_str("organization"),
         common_name=subject.req_str("commonName"),
+        operator=o.str("operator", required=False),
     )

@@ -27,10 +27,10 @@ from sceau.trust.signing_config import (
 )
 from sceau.trust.trusted_root import (
     TRUSTED_ROOT_MEDIA_TYPE,
-    CAEntry,
-    TlogEntry,
-    TSAEntry,
     build_trusted_root,
+    ca_entry,
+    tlog_entry,
+    tsa_entry,
 )
 from sceau.trust.tuf_keys import ROLES, TufKeys, key_filename
 from sceau.trust.tuf_repo import Expiry, TufRepository
@@ -43,20 +43,20 @@ __all__ = [
     "TRUSTED_ROOT_FILE",
     "TRUSTED_ROOT_MEDIA_TYPE",
     "TRUST_CONFIG_FILE",
-    "CAEntry",
     "Expiry",
-    "TSAEntry",
-    "TlogEntry",
     "TufKeys",
     "TufRepository",
     "build_client_trust_config",
     "build_signing_config",
     "build_trusted_root",
+    "ca_entry",
     "dumps",
     "key_details",
     "key_filename",
     "publish_trust",
     "spki_log_id",
+    "tlog_entry",
     "tsa_endpoint",
+    "tsa_entry",
     "write_trust_files",
 ]

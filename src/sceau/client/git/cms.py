@@ -170,11 +170,11 @@ def _parse(der: bytes) -> ParsedSignature:
     if info["content_type"].native != "signed_data":
         raise BundleError("signature is CMS but not SignedData")
     sd = info["content"]
-    if sd["encap_content_info"]["content"].native is not None:
+    if _present(sd["encap_content_info"]["content"]):
         raise BundleError("signature is not detached (it encapsulates content)")
     certs = (
         [c.chosen for c in sd["certificates"] if c.name == "certificate"]
-        if sd["certificates"].native
+        if _present(sd["certificates"])
         else []
     )
     if not certs:
@@ -202,11 +202,13 @@ def _parse(der: bytes) -> ParsedSignature:
         raise BundleError("signature has no signed attributes")
     attrs = _attributes(attrs_field)
     # The signature covers the attributes with their SET tag, byte for byte as sent.
-    signed = cms.CMSAttributes.load(attrs_field.untag().dump()).dump()
+    # Presence and bytes come from the encoding: ``.native`` would decode (and re-encode)
+    # whole nested structures such as timestamp tokens, at a cost of seconds.
+    signed = b"\x31" + _der_length(len(attrs_field.contents)) + attrs_field.contents
     content_type = _single(attrs, "content_type")
     digest = _single(attrs, "message_digest")
     when = attrs.get("signing_time")
-    unsigned = _attributes(si["unsigned_attrs"]) if si["unsigned_attrs"].native else {}
+    unsigned = _attributes(si["unsigned_attrs"]) if _present(si["unsigned_attrs"]) else {}
     tlog = unsigned.get(OID_TLOG_ENTRY)
     tlog_bytes = None
     if tlog is not None:
@@ -228,6 +230,17 @@ def _parse(der: bytes) -> ParsedSignature:
         tlog_entry=tlog_bytes,
         timestamp_tokens=tokens,
     )
+
+
+def _present(value: core.Asn1Value) -> bool:
+    return not isinstance(value, core.Void) and bool(value.contents)
+
+
+def _der_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
 
 
 def _attributes(attrs: cms.CMSAttributes) -> dict[str, list[Any]]:

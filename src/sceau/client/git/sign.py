@@ -51,10 +51,15 @@ def sign_payload(signer: Signer, payload: bytes, now: datetime | None = None) ->
     digest = hashlib.sha256(attrs.dump()).digest()
     signature = signer.key.sign_digest(digest)
     trusted_root = signer.context.trusted_root
+    # Rekor v1's signed integrated time is the verified time, as in gitsign (whose CMS
+    # verifier would check any timestamp token against the system roots); Rekor v2 gives
+    # no time, so there the TSAs' tokens go in the CMS as RFC 3161 attributes.
+    tlog = signer.services.tlog
+    tsas = signer.services.tsas if tlog.major_api_version == 2 else ()
     bundle = complete_bundle(
         signer.http,
-        signer.services.tlog,
-        signer.services.tsas,
+        tlog,
+        tsas,
         trusted_root,
         Material(cert.public_key(), cert),
         digest=digest,

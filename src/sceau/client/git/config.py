@@ -1,20 +1,22 @@
 """Settings for git signing: git config ``sceau.*`` keys, then environment variables.
 
-=========================  ===========================  ===================================
-git config                 environment                  meaning
-=========================  ===========================  ===================================
-sceau.instanceDir          SCEAU_INSTANCE_DIR           a local instance (reads trust/)
-sceau.trustConfig          SCEAU_TRUST_CONFIG           a ClientTrustConfig file
-sceau.trustedRoot          SCEAU_TRUSTED_ROOT           a trusted_root.json (verify only)
-sceau.identityToken        SIGSTORE_ID_TOKEN            the token, or a source (below)
-sceau.rekorVersion         SCEAU_REKOR_VERSION          1 or 2: which log to sign into
-sceau.credentialCache      SCEAU_GIT_CREDENTIAL_CACHE   the credential cache's socket
-sceau.certificateIdentity  SCEAU_CERTIFICATE_IDENTITY   identity git verify-commit wants
-sceau.certificateOidcIssuer SCEAU_CERTIFICATE_OIDC_ISSUER  issuer git verify-commit wants
-=========================  ===========================  ===================================
+=============================  ==================================  ========================
+git config                     environment                         meaning
+=============================  ==================================  ========================
+sceau.instanceDir              SCEAU_INSTANCE_DIR                  a local instance (trust/)
+sceau.trustConfig              SCEAU_GIT_TRUST_CONFIG              a ClientTrustConfig
+sceau.trustedRoot              SCEAU_GIT_TRUSTED_ROOT              trusted_root.json (verify)
+sceau.identityToken            SIGSTORE_ID_TOKEN                   a token or its source
+sceau.rekorVersion             SCEAU_GIT_REKOR_VERSION             1 or 2: the log to use
+sceau.credentialCache          SCEAU_GIT_CREDENTIAL_CACHE          the cache's socket
+sceau.certificateIdentity      SCEAU_GIT_CERTIFICATE_IDENTITY      identity verify-commit wants
+sceau.certificateOidcIssuer    SCEAU_GIT_CERTIFICATE_OIDC_ISSUER   issuer verify-commit wants
+=============================  ==================================  ========================
 
 The environment wins over git config (a CI job overrides a developer's settings). With
-neither, the public-good instance is used through its TUF repository.
+neither, the public-good instance is used through its TUF repository. Apart from
+``SCEAU_INSTANCE_DIR``, the variables start ``SCEAU_GIT_``: ``sceau serve`` reads
+``SCEAU_<SECTION>_<KEY>`` as sceau.toml overrides, and has no ``[git]`` section.
 """
 
 from __future__ import annotations
@@ -29,13 +31,13 @@ from sceau.errors import InputError
 
 ENV = {
     "instanceDir": "SCEAU_INSTANCE_DIR",
-    "trustConfig": "SCEAU_TRUST_CONFIG",
-    "trustedRoot": "SCEAU_TRUSTED_ROOT",
+    "trustConfig": "SCEAU_GIT_TRUST_CONFIG",
+    "trustedRoot": "SCEAU_GIT_TRUSTED_ROOT",
     "identityToken": "SIGSTORE_ID_TOKEN",
-    "rekorVersion": "SCEAU_REKOR_VERSION",
+    "rekorVersion": "SCEAU_GIT_REKOR_VERSION",
     "credentialCache": "SCEAU_GIT_CREDENTIAL_CACHE",
-    "certificateIdentity": "SCEAU_CERTIFICATE_IDENTITY",
-    "certificateOidcIssuer": "SCEAU_CERTIFICATE_OIDC_ISSUER",
+    "certificateIdentity": "SCEAU_GIT_CERTIFICATE_IDENTITY",
+    "certificateOidcIssuer": "SCEAU_GIT_CERTIFICATE_OIDC_ISSUER",
 }
 
 

@@ -15,9 +15,6 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-GPG_FLAGS = ("--status-fd", "-bsau", "--verify", "--detach-sign", "--sign", "-s", "-b")
-
-
 # -- sceau git SUBCOMMAND ---------------------------------------------------------------
 
 
@@ -278,9 +275,8 @@ def gpg_main(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """The ``sceau-git`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if any(a.startswith(GPG_FLAGS) for a in argv) and (
-        not argv or argv[0] not in ("verify", "sign")
-    ):
+    # git always starts with an option (--status-fd=N); subcommands start with a word.
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         try:
             return gpg_main(argv)
         except KeyboardInterrupt:

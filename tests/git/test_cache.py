@@ -102,3 +102,35 @@ def test_refuses_a_shared_directory(tmp_path: Path) -> None:
         proc.stderr.decode().strip()
         == f"error: {shared} must belong to you and be private (mode 0700)"
     )
+
+
+def test_store_refuses_malformed_requests_and_bounds_its_size(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "t")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(1)
+        .not_valid_before(now).not_valid_after(now + timedelta(minutes=10))
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    store = cache._Store()
+    assert store.handle([]) == {"error": "bad request"}
+    assert store.handle({"op": "put", "key": "k"}) == {"error": "bad request"}
+    assert store.handle({"op": "nope", "key": "k"}) == {"error": "unknown op"}
+    bad = {"op": "put", "key": "k", "key_pem": "x", "certificate_pem": "not a certificate"}
+    assert store.handle(bad) == {"error": "bad certificate"}
+    for i in range(cache.MAX_ENTRIES):
+        put = {"op": "put", "key": f"k{i}", "key_pem": "x", "certificate_pem": pem}
+        assert store.handle(put) == {"ok": True}
+    full = {"op": "put", "key": "one-more", "key_pem": "x", "certificate_pem": pem}
+    assert store.handle(full) == {"error": "cache full"}
+    assert store.handle({"op": "get", "key": "k0"}) == {"key_pem": "x", "certificate_pem": pem}

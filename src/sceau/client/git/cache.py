@@ -32,6 +32,7 @@ from typing import Any
 from sceau.errors import InputError
 
 MAX_MESSAGE = 1 << 16
+MAX_ENTRIES = 64  # one per CA and identity source: a handful in practice
 MARGIN = timedelta(seconds=30)  # do not hand out a certificate about to expire
 TIMEOUT = 5.0
 
@@ -88,7 +89,15 @@ def get(path: Path, key: str, now: datetime | None = None) -> Credential | None:
         return None
     if (now or datetime.now(UTC)) + MARGIN > cert.not_valid_after_utc:
         return None
+    if _spki(private_key.public_key()) != _spki(cert.public_key()):
+        return None  # not a pair: ignore it, log in again
     return Credential(private_key, cert)
+
+
+def _spki(key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization as s
+
+    return bytes(key.public_bytes(s.Encoding.DER, s.PublicFormat.SubjectPublicKeyInfo))
 
 
 def put(path: Path, key: str, credential: Credential) -> bool:
@@ -148,6 +157,8 @@ class _Store:
                     cert = x509.load_pem_x509_certificate(cert_pem.encode())
                 except ValueError:
                     return {"error": "bad certificate"}
+                if request["key"] not in self.entries and len(self.entries) >= MAX_ENTRIES:
+                    return {"error": "cache full"}
                 value = {"key_pem": key_pem, "certificate_pem": cert_pem}
                 self.entries[request["key"]] = (cert.not_valid_after_utc, value)
                 return {"ok": True}

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "log": ("sceau.cli.log_cmd", "query a Rekor log like rekor-cli, checking every answer"),
     "monitor": ("sceau.cli.monitor_cmd", "follow logs, check they only grow, report signers"),
+    "git": ("sceau.cli.git_cmd", "sign and verify git commits and tags (gitsign-compatible)"),
     "version": ("sceau.cli.version_cmd", "print the versions of sceau and what it is built on"),
 }
 

@@ -401,11 +401,15 @@ class Signer:
     def __init__(
         self,
         context: SigningContext,
-        identity_token: IdentityToken,
+        identity_token: IdentityToken | None,
         *,
         ca_request: str = "csr",
         http: Http | None = None,
+        key: EphemeralKey | None = None,
+        certificate: Any | None = None,
     ) -> None:
+        """``key`` and ``certificate``: a credential kept from an earlier session (the git
+        credential cache); no identity token is needed then."""
         if ca_request not in ("csr", "pop"):
             raise InputError(f"ca_request must be 'csr' or 'pop', not {ca_request!r}")
         self.context = context
@@ -416,8 +420,12 @@ class Signer:
         require_timestamps(s.tlog, s.tsas)
         self._own_http = http is None
         self.http = http or Http(urls=[s.ca.url, s.tlog.url, *(t.url for t in s.tsas)])
-        self.key = EphemeralKey()
-        self._certificate: Any | None = None
+        if (key is None) != (certificate is None):
+            raise InputError("a cached credential needs both its key and its certificate")
+        if identity_token is None and certificate is None:
+            raise InputError("signing needs an identity token or a cached credential")
+        self.key = key or EphemeralKey()
+        self._certificate: Any | None = certificate
 
     def close(self) -> None:
         if self._own_http:
@@ -440,6 +448,8 @@ class Signer:
                     "the signing certificate has expired; sign again with a new token"
                 )
             return self._certificate
+        if self.token is None:
+            raise IdentityError("no identity token to request a signing certificate with")
         if self.token.expired(now):
             raise IdentityError(
                 f"identity token expired at {self.token.expires:%Y-%m-%dT%H:%M:%SZ}"
@@ -454,6 +464,7 @@ class Signer:
     def _ca_body(self) -> dict[str, Any]:
         from cryptography.hazmat.primitives import serialization as s
 
+        assert self.token is not None
         if self.ca_request == "csr":
             return {"certificateSigningRequest": b64(self._csr())}
         pem = self.key.public_key().public_bytes(

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("sceau.cli.migrate", "copy an instance's logs from SQLite to PostgreSQL"),
     "rotate": ("sceau.cli.rotate", "replace a log, TSA or CA key and republish the trust files"),
     "image": ("sceau.cli.image_cmd", "sign, attest and verify container images in registries"),
+    "witness": ("sceau.cli.witness_cmd", "run a C2SP tlog-witness that cosigns log checkpoints"),
 }
 
 

@@ -93,6 +93,27 @@ def trusted_root_from_args(args: argparse.Namespace) -> Any:
     return TrustedRoot.production()
 
 
+def add_witness_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--witness-policy",
+        metavar="FILE",
+        help="require witness cosignatures on the log checkpoint, as this C2SP tlog-policy "
+        "file says (witness, group and quorum lines; docs/witness.md)",
+    )
+
+
+def verifier_from_args(args: argparse.Namespace) -> Any:
+    """A bundle verifier for the chosen trust root and, if given, witness policy."""
+    from sceau.client.verify import Verifier
+
+    policy = None
+    if getattr(args, "witness_policy", None):
+        from sceau.client.witness_policy import load_policy
+
+        policy = load_policy(args.witness_policy)
+    return Verifier(trusted_root_from_args(args), witness_policy=policy)
+
+
 # -- identity policy ----------------------------------------------------------------------
 
 
@@ -200,10 +221,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_policy_arguments(parser)
     add_trust_arguments(parser)
+    add_witness_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from sceau.client.verify import Verifier
     from sceau.errors import InputError
 
     bundle_path = args.bundle
@@ -214,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
     policy = policy_from_args(args)
     bundle = read_bundle(bundle_path)
     artifact = artifact_from_arg(args.artifact)
-    result = Verifier(trusted_root_from_args(args)).verify_artifact(bundle, artifact, policy)
+    result = verifier_from_args(args).verify_artifact(bundle, artifact, policy)
     who = result.identity or "the given key"
     suffix = f" ({result.issuer})" if result.issuer else ""
     print(f"OK: {args.artifact} signed by {who}{suffix}", file=sys.stdout)

@@ -9,10 +9,11 @@ import argparse
 from sceau.cli.verify import (
     add_policy_arguments,
     add_trust_arguments,
+    add_witness_arguments,
     artifact_from_arg,
     policy_from_args,
     read_bundle,
-    trusted_root_from_args,
+    verifier_from_args,
 )
 
 
@@ -26,14 +27,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bundle", metavar="B", required=True, help="the attestation bundle")
     add_policy_arguments(parser)
     add_trust_arguments(parser)
+    add_witness_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from sceau.client.verify import Verifier, parse_statement
+    from sceau.client.verify import parse_statement
 
     policy = policy_from_args(args)
     bundle = read_bundle(args.bundle)
-    verifier = Verifier(trusted_root_from_args(args))
+    verifier = verifier_from_args(args)
     if args.artifact:
         result = verifier.verify_artifact(bundle, artifact_from_arg(args.artifact), policy)
         statement = result.statement

@@ -59,8 +59,6 @@ def verify_entry(
     """Step 5 for one entry. Witnesses are required by ``witness_policy`` or, without one,
     as ``witness_threshold`` (0: all) of ``witnesses``."""
     now = now or datetime.now(UTC)
-    if witness_policy is None and witnesses:
-        witness_policy = WitnessPolicy.threshold(witnesses, witness_threshold)
     log = find_log(entry, trusted_root, now)
     proof = entry.inclusion_proof
     if proof is None or proof.checkpoint is None:
@@ -79,7 +77,9 @@ def verify_entry(
 
     # 5b. The checkpoint is signed by this log (and, if configured, by enough witnesses)
     #     and commits to the same tree as the proof.
-    checkpoint, cosigned = _open_checkpoint(proof.checkpoint, log, witness_policy)
+    checkpoint, cosigned = _open_checkpoint(
+        proof.checkpoint, log, witnesses, witness_threshold, witness_policy
+    )
     if checkpoint.root_hash != proof.root_hash or checkpoint.size != proof.tree_size:
         raise LogEntryError("checkpoint does not match the inclusion proof's tree (size/root)")
 
@@ -92,8 +92,14 @@ def verify_entry(
 
 
 def _open_checkpoint(
-    text: str, log: LogInstance, policy: WitnessPolicy | None
+    text: str,
+    log: LogInstance,
+    witnesses: Sequence[Witness] = (),
+    threshold: int = 0,
+    policy: WitnessPolicy | None = None,
 ) -> tuple[Any, tuple[str, ...]]:
+    if policy is None and witnesses:
+        policy = WitnessPolicy.threshold(witnesses, threshold)
     verifier = _log_verifier(log)
     extra = policy.verifiers() if policy is not None else []
     try:

@@ -1,8 +1,9 @@
 """One served sceau instance whose Rekor v2 log is witnessed by two real witnesses (HTTP
-servers on free ports) and by a third that is down, with a quorum of two."""
+servers on free ports), a third that is down and a fourth that hangs, with a quorum of two."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ class WitnessedInstance:
     log_vkey: str
     witnesses: tuple[RunningWitness, ...]
     down: tuple[str, str]  # (url, vkey) of a witness nobody runs
+    hung: tuple[str, str]  # (url, vkey) of one that takes connections and never answers
 
     @property
     def trusted_root(self) -> Path:
@@ -51,13 +53,19 @@ def witnessed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WitnessedIns
     log_vkey = policy.stdout.split()[1]
     down_vkey = make_witness(base / "w-down", "witness.example/down", [log_vkey])
     down_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    hung_vkey = make_witness(base / "w-hung", "witness.example/hung", [log_vkey])
     with (
+        socket.socket() as hole,
         running_witness(base / "w1", "witness.example/w1", [log_vkey]) as w1,
         running_witness(base / "w2", "witness.example/w2", [log_vkey]) as w2,
     ):
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(64)  # the kernel completes connections; nobody ever reads them
+        hung_url = f"http://127.0.0.1:{hole.getsockname()[1]}"
         config = directory / "sceau.toml"
         extra = "\n[witnesses]\nquorum = 2\nwait = 10\n"
-        for u, v in ((w1.url, w1.vkey), (w2.url, w2.vkey), (down_url, down_vkey)):
+        witnesses = [(w1.url, w1.vkey), (w2.url, w2.vkey), (down_url, down_vkey)]
+        for u, v in [*witnesses, (hung_url, hung_vkey)]:
             extra += f'\n[[witnesses.witness]]\nurl = "{u}"\nvkey = "{v}"\n'
         config.write_text(config.read_text() + extra)
         log = base / "serve.log"
@@ -68,7 +76,9 @@ def witnessed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WitnessedIns
             )  # fmt: skip
         try:
             wait_healthy(url, proc, log)
-            yield WitnessedInstance(directory, url, log_vkey, (w1, w2), (down_url, down_vkey))
+            yield WitnessedInstance(
+                directory, url, log_vkey, (w1, w2), (down_url, down_vkey), (hung_url, hung_vkey)
+            )
         finally:
             stop(proc)
 

@@ -1,5 +1,5 @@
 """A served sceau log gets its checkpoints cosigned by two witnesses while clients write to
-it concurrently; the witness that is down costs only its line."""
+it concurrently; the witnesses that are down or hang cost only their lines."""
 
 from __future__ import annotations
 
@@ -23,23 +23,23 @@ WRITES = 120
 
 def _append(url: str) -> dict:
     request, _, _, _ = hashedrekord_v2()
+    start = time.monotonic()
     r = httpx.post(f"{url}/api/v2/log/entries", json=request, timeout=30)
     assert r.status_code == 201, r.text
-    return r.json()
+    return {**r.json(), "latency": time.monotonic() - start}
 
 
 def _witness_names(note_text: str, inst: WitnessedInstance) -> set[str]:
-    verifiers = [w.verifier for w in inst.witnesses] + [parse_vkey(inst.down[1])]
+    verifiers = [w.verifier for w in inst.witnesses]
+    verifiers += [parse_vkey(inst.down[1]), parse_vkey(inst.hung[1])]
     verifiers.append(parse_vkey(inst.log_vkey))
     note = verify_note(note_text, verifiers)
     return {s.name for s in note.verified}
 
 
 def test_bundles_under_load_carry_both_cosignatures(witnessed: WitnessedInstance) -> None:
-    started = time.monotonic()
     with ThreadPoolExecutor(16) as pool:
         entries = list(pool.map(lambda _: _append(witnessed.url), range(WRITES)))
-    elapsed = time.monotonic() - started
     sizes = set()
     for e in entries:
         proof = e["inclusionProof"]
@@ -58,8 +58,9 @@ def test_bundles_under_load_carry_both_cosignatures(witnessed: WitnessedInstance
         )  # fmt: skip
         sizes.add(cp.size)
     assert len(sizes) > 1  # several checkpoints were cosigned, not one at the end
-    # The down witness never held anything up beyond the bounded wait (10 s per round).
-    assert elapsed < 60
+    # The witness that hangs is never waited for once the quorum is in: no answer took the
+    # 10 s its requests are allowed (each round would otherwise last that long).
+    assert max(e["latency"] for e in entries) < 10
 
 
 def test_published_checkpoint_is_cosigned_and_witnesses_agree(

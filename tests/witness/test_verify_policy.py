@@ -37,9 +37,9 @@ def signed(witnessed: WitnessedInstance, tmp_path_factory: pytest.TempPathFactor
 
 
 def _policy(witnessed: WitnessedInstance, path: Path, quorum: str) -> Path:
-    """The instance's own policy (log, three witnesses), with another group threshold."""
+    """The instance's own policy (log, four witnesses), with another group threshold."""
     text = sceau("witness", "policy", "--instance-dir", str(witnessed.dir)).stdout
-    assert "group witnesses 2 w1 w2 w3" in text
+    assert "group witnesses 2 w1 w2 w3 w4" in text
     path.write_text(text.replace("group witnesses 2 ", f"group witnesses {quorum} "))
     return path
 
@@ -71,6 +71,7 @@ def test_the_bundle_carries_both_live_witnesses(signed: tuple) -> None:
     assert "\u2014 witness.example/w1 " in envelope
     assert "\u2014 witness.example/w2 " in envelope
     assert "witness.example/down" not in envelope
+    assert "witness.example/hung" not in envelope
 
 
 def test_k_cosignatures_accepted(witnessed: WitnessedInstance, signed: tuple, tmp_path: Path):
@@ -81,10 +82,10 @@ def test_k_cosignatures_accepted(witnessed: WitnessedInstance, signed: tuple, tm
 
 
 def test_k_minus_one_refused(witnessed: WitnessedInstance, signed: tuple, tmp_path: Path):
-    r = _verify(witnessed, *signed, _policy(witnessed, tmp_path / "all.policy", "all"))
+    r = _verify(witnessed, *signed, _policy(witnessed, tmp_path / "3.policy", "3"))
     assert r.returncode == 1
     assert r.stderr.startswith("error: ")
-    assert "2 valid witness cosignature(s)" in r.stderr and "3 of [w1, w2, w3]" in r.stderr
+    assert "2 valid witness cosignature(s)" in r.stderr and "3 of [w1, w2, w3, w4]" in r.stderr
     assert r.stderr.count("\n") == 1  # one line, no traceback
 
 

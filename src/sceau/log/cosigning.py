@@ -4,7 +4,9 @@ A :class:`Cosigner` runs beside the log, never in its write path: the sequencer 
 commits as before; the cosigner takes the *newest* checkpoint (older ones waiting behind a
 round are skipped), asks every witness at once with a consistency proof from the size that
 witness last cosigned, and keeps the lines that verify with that witness's key. A round
-lasts at most ``wait`` seconds; a witness that is down or slow costs its own line only.
+settles when ``quorum`` lines are in, or every witness has answered, or after ``wait``
+seconds; a witness that is down or slow costs its own line only (it is not waited for by
+the next rounds while its request is out).
 
 :class:`CosignedLog` wraps the log a service holds: an append still returns once durable,
 then waits (at most ``wait``) until a round covering its checkpoint has ``quorum`` lines or
@@ -18,8 +20,8 @@ import asyncio
 import base64
 import contextlib
 import dataclasses
+import functools
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -118,6 +120,7 @@ class Cosigner:
             timeout=settings.wait, follow_redirects=False, headers={"User-Agent": "sceau"}
         )
         self._known: dict[str, int] = {}  # witness → size it last cosigned (0 if never)
+        self._busy: set[str] = set()  # witnesses with a request in flight
         self._newest: SignedCheckpoint | None = None
         self._settled: SignedCheckpoint | None = None  # newest round with quorum or ended
         self._wake = asyncio.Event()
@@ -177,29 +180,24 @@ class Cosigner:
             done = cp.size
 
     async def _round(self, cp: SignedCheckpoint) -> None:
+        """Ask every witness not still busy with an earlier checkpoint; settle once the
+        quorum is met, or every one has answered, or ``wait`` has passed. A witness still
+        working then goes on alone: its line joins this checkpoint if it arrives in time,
+        and the next round does not wait for it (a slow witness costs its line only)."""
         self.rounds += 1
         lines: dict[str, str] = {}
-        tasks = {asyncio.create_task(self._ask(w, cp)): w for w in self.settings.witnesses}
-        deadline = time.monotonic() + self.settings.wait
+        tasks = {
+            asyncio.create_task(self._ask_bounded(w, cp)): w
+            for w in self.settings.witnesses
+            if w.name not in self._busy
+        }
         pending = set(tasks)
-        quorum_met = False
-        while pending:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            finished, pending = await asyncio.wait(
-                pending, timeout=left, return_when=asyncio.FIRST_COMPLETED
-            )
+        while pending and len(lines) < self.settings.quorum:
+            finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             for t in finished:
-                line = t.result() if not t.cancelled() and t.exception() is None else None
+                line = t.result()
                 if line:
                     lines[tasks[t].name] = line
-            if not quorum_met and len(lines) >= self.settings.quorum:
-                quorum_met = True
-                await self._settle(cp, lines)  # writers go now; late lines still join
-        for t in pending:
-            t.cancel()
-            log.warning("witness %s did not answer within %.1fs", tasks[t].name, self.wait)
         if len(lines) < self.settings.quorum:
             log.warning(
                 "checkpoint %d has %d cosignature(s), fewer than the quorum of %d",
@@ -207,6 +205,32 @@ class Cosigner:
             )  # fmt: skip
         self.cosignatures += len(lines)
         await self._settle(cp, lines)
+        for t in pending:
+            t.add_done_callback(functools.partial(self._late, cp, tasks[t]))
+
+    def _late(
+        self, cp: SignedCheckpoint, w: WitnessEndpoint, task: asyncio.Task[str | None]
+    ) -> None:
+        """A line that came after its round settled joins the checkpoint if it is still
+        the published one."""
+        line = None if task.cancelled() else task.result()
+        s = self._settled
+        if line and s is not None and (s.size, s.root_hash) == (cp.size, cp.root_hash):
+            self._settled = dataclasses.replace(s, note=s.note + line)
+            self.cosignatures += 1
+
+    async def _ask_bounded(self, w: WitnessEndpoint, cp: SignedCheckpoint) -> str | None:
+        self._busy.add(w.name)
+        try:
+            return await asyncio.wait_for(self._ask(w, cp), self.settings.wait)
+        except TimeoutError:
+            log.warning("witness %s did not answer within %.1fs", w.name, self.wait)
+            return None
+        except Exception as e:  # one witness's trouble is logged, never raised
+            log.warning("asking witness %s failed: %s", w.name, e)
+            return None
+        finally:
+            self._busy.discard(w.name)
 
     async def _settle(self, cp: SignedCheckpoint, lines: dict[str, str]) -> None:
         ordered = "".join(lines[w.name] for w in self.settings.witnesses if w.name in lines)

@@ -21,6 +21,7 @@ import base64
 import contextlib
 import dataclasses
 import functools
+import heapq
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -124,7 +125,8 @@ class Cosigner:
         self._newest: SignedCheckpoint | None = None
         self._settled: SignedCheckpoint | None = None  # newest round with quorum or ended
         self._wake = asyncio.Event()
-        self._changed = asyncio.Condition()
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []  # heap by size
+        self._seq = 0
         self.rounds = 0
         self.cosignatures = 0
 
@@ -149,17 +151,19 @@ class Cosigner:
         return checkpoint
 
     async def cosigned(self, size: int, timeout: float) -> SignedCheckpoint | None:
-        """The first settled checkpoint of at least ``size``, or None after ``timeout``."""
+        """The first settled checkpoint of at least ``size``, or None after ``timeout``.
 
-        def ready() -> bool:
-            return self._settled is not None and self._settled.size >= size
-
-        if ready():
+        Waiters sit in a heap by size, so settling wakes exactly those it covers (thousands
+        of writers may be waiting)."""
+        if self._settled is not None and self._settled.size >= size:
             return self._settled
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._seq += 1
+        heapq.heappush(self._waiters, (size, self._seq, fut))
         with contextlib.suppress(TimeoutError):
-            async with self._changed:
-                await asyncio.wait_for(self._changed.wait_for(ready), timeout)
-        return self._settled if ready() else None
+            await asyncio.wait_for(fut, timeout)
+        s = self._settled
+        return s if s is not None and s.size >= size else None
 
     async def run(self) -> None:
         """The background task: one round per new newest checkpoint, until cancelled."""
@@ -234,10 +238,13 @@ class Cosigner:
 
     async def _settle(self, cp: SignedCheckpoint, lines: dict[str, str]) -> None:
         ordered = "".join(lines[w.name] for w in self.settings.witnesses if w.name in lines)
-        async with self._changed:
-            if self._settled is None or cp.size >= self._settled.size:
-                self._settled = dataclasses.replace(cp, note=cp.note + ordered)
-            self._changed.notify_all()
+        if self._settled is None or cp.size >= self._settled.size:
+            self._settled = dataclasses.replace(cp, note=cp.note + ordered)
+        size = self._settled.size
+        while self._waiters and self._waiters[0][0] <= size:
+            _, _, fut = heapq.heappop(self._waiters)
+            if not fut.done():
+                fut.set_result(None)
 
     async def _ask(self, w: WitnessEndpoint, cp: SignedCheckpoint) -> str | None:
         """One witness's cosignature line on ``cp``, or None (logged)."""
@@ -293,6 +300,8 @@ class CosignedLog:
         self.inner = inner
         self.cosigner = cosigner
         self.name = inner.name
+        # size → (index, future) of answers waiting for a proof to that cosigned checkpoint
+        self._reproofs: dict[int, list[tuple[int, asyncio.Future[list[bytes]]]]] = {}
 
     async def append(self, entry: bytes, keys: Sequence[str] = ()) -> AppendResult:
         r = await self.inner.append(entry, keys)
@@ -304,8 +313,37 @@ class CosignedLog:
             return r
         if cp.size == r.checkpoint.size:
             return dataclasses.replace(r, checkpoint=cp)
-        proof = await self.inner.inclusion_proof(r.index, cp.size)
+        proof = await self._proof_to(r.index, cp.size)
         return dataclasses.replace(r, proof=proof, checkpoint=cp)
+
+    async def _proof_to(self, index: int, size: int) -> list[bytes]:
+        """An inclusion proof to a later (cosigned) checkpoint. The answers a round releases
+        ask together, so their proofs share one pass over the tree when the log can."""
+        fut: asyncio.Future[list[bytes]] = asyncio.get_running_loop().create_future()
+        batch = self._reproofs.setdefault(size, [])
+        batch.append((index, fut))
+        if len(batch) == 1:
+            asyncio.get_running_loop().call_soon(
+                lambda: asyncio.ensure_future(self._prove_batch(size))
+            )
+        return await fut
+
+    async def _prove_batch(self, size: int) -> None:
+        batch = self._reproofs.pop(size, [])
+        many = getattr(self.inner, "inclusion_proofs", None)
+        try:
+            if many is not None:
+                proofs = await many([i for i, _ in batch], size)
+            else:
+                proofs = [await self.inner.inclusion_proof(i, size) for i, _ in batch]
+        except Exception as e:
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(e)
+            return
+        for (_, fut), proof in zip(batch, proofs, strict=True):
+            if not fut.done():
+                fut.set_result(proof)
 
     async def latest(self) -> SignedCheckpoint:
         return self.cosigner.merge(await self.inner.latest())

@@ -16,7 +16,7 @@ from sceau.note import cosignature_signer, format_vkey
 from tests.interop.conftest import Clients, fail_unless_ok, js_modules  # noqa: F401
 from tests.witness.conftest import WitnessedInstance, sceau
 
-pytestmark = [pytest.mark.server, pytest.mark.slow]
+pytestmark = [pytest.mark.interop, pytest.mark.server, pytest.mark.slow]
 
 EMAIL = "witnessed@example.com"
 

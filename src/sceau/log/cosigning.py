@@ -122,6 +122,7 @@ class Cosigner:
         )
         self._known: dict[str, int] = {}  # witness → size it last cosigned (0 if never)
         self._busy: set[str] = set()  # witnesses with a request in flight
+        self._behind = False  # a witness has seen a larger tree than the one asked about
         self._newest: SignedCheckpoint | None = None
         self._settled: SignedCheckpoint | None = None  # newest round with quorum or ended
         self._wake = asyncio.Event()
@@ -173,6 +174,11 @@ class Cosigner:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            with contextlib.suppress(Exception):
+                # The newest head anywhere: with `serve --workers`, other processes append
+                # and cosign too, and a witness they moved on would refuse an older one.
+                self.notify(await self.log.latest())
+                self._wake.clear()
             cp = self._newest
             if cp is None or cp.size <= done:
                 continue
@@ -202,13 +208,20 @@ class Cosigner:
                 line = t.result()
                 if line:
                     lines[tasks[t].name] = line
-        if len(lines) < self.settings.quorum:
-            log.warning(
-                "checkpoint %d has %d cosignature(s), fewer than the quorum of %d",
-                cp.size, len(lines), self.settings.quorum,
-            )  # fmt: skip
         self.cosignatures += len(lines)
-        await self._settle(cp, lines)
+        release = True
+        if len(lines) < self.settings.quorum:
+            newer = await self._newer_head(cp) if self._behind else None
+            self._behind = False
+            if newer is not None:  # another process moved the witnesses on: follow it, and
+                self.notify(newer)  # let the writers wait for that round instead
+                release = False
+            else:
+                log.warning(
+                    "checkpoint %d has %d cosignature(s), fewer than the quorum of %d",
+                    cp.size, len(lines), self.settings.quorum,
+                )  # fmt: skip
+        await self._settle(cp, lines, release)
         for t in pending:
             t.add_done_callback(functools.partial(self._late, cp, tasks[t]))
 
@@ -236,7 +249,18 @@ class Cosigner:
         finally:
             self._busy.discard(w.name)
 
-    async def _settle(self, cp: SignedCheckpoint, lines: dict[str, str]) -> None:
+    async def _newer_head(self, cp: SignedCheckpoint) -> SignedCheckpoint | None:
+        try:
+            latest = await self.log.latest()
+        except Exception:
+            return None
+        return latest if latest.size > cp.size else None
+
+    async def _settle(
+        self, cp: SignedCheckpoint, lines: dict[str, str], release: bool = True
+    ) -> None:
+        if not release:  # not published either: a writer must not take it as settled
+            return
         ordered = "".join(lines[w.name] for w in self.settings.witnesses if w.name in lines)
         if self._settled is None or cp.size >= self._settled.size:
             self._settled = dataclasses.replace(cp, note=cp.note + ordered)
@@ -253,7 +277,8 @@ class Cosigner:
         old = self._known.get(w.name, 0)
         for _ in range(3):  # a 409 tells us the size the witness has: retry from there
             if old > cp.size:
-                log.warning("witness %s has size %d, ahead of %d", w.name, old, cp.size)
+                log.info("witness %s has size %d, ahead of %d", w.name, old, cp.size)
+                self._behind = True
                 return None
             proof = await self.log.consistency_proof(old, cp.size) if 0 < old < cp.size else []
             try:
@@ -277,7 +302,9 @@ class Cosigner:
                 )  # fmt: skip
                 return None
             return self._line(w, cp, body)
-        log.warning("witness %s: no agreement on the old size", w.name)
+        # Other processes keep moving this witness on (serve --workers): follow the head.
+        log.info("witness %s: its size kept changing under us", w.name)
+        self._behind = True
         return None
 
     def _line(self, w: WitnessEndpoint, cp: SignedCheckpoint, body: bytes) -> str | None:

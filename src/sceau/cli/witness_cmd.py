@@ -19,7 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", default=DEFAULT_DIR, help=f"witness directory ({DEFAULT_DIR})")
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     init = sub.add_parser("init", help="create a witness: key and witness.toml")
-    init.add_argument("--dir", default=DEFAULT_DIR, help="witness directory")
+    here = argparse.SUPPRESS  # `sceau witness --dir D init` and `… init --dir D` both work
+    init.add_argument("--dir", default=here, help="witness directory")
     init.add_argument(
         "--name", required=True, help="the witness's key name, e.g. witness.example.com/w1"
     )
@@ -27,21 +28,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--log", action="append", default=[], metavar="VKEY", help="a log to witness (repeatable)"
     )
     add = sub.add_parser("add-log", help="witness one more log (restart the server after)")
-    add.add_argument("--dir", default=DEFAULT_DIR, help="witness directory")
+    add.add_argument("--dir", default=here, help="witness directory")
     add.add_argument("vkey", help="the log's checkpoint verifier key (vkey)")
     add.add_argument("--origin", help="the log's origin line (default: the vkey's name)")
     vkey = sub.add_parser("vkey", help="print the witness's vkey")
-    vkey.add_argument("--dir", default=DEFAULT_DIR, help="witness directory")
+    vkey.add_argument("--dir", default=here, help="witness directory")
     pol = sub.add_parser(
         "policy", help="print a tlog-policy for an instance's Rekor v2 log and its [witnesses]"
     )
     pol.add_argument("--instance-dir", default="./.sceau", help="instance directory (./.sceau)")
     serve = sub.add_parser("serve", help="serve POST /add-checkpoint (the default action)")
-    serve.add_argument("--dir", default=DEFAULT_DIR, help="witness directory")
-    for p in (parser, serve):
-        p.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
-        p.add_argument("--port", type=int, default=8090, help="port (8090)")
-        p.add_argument("--log-level", default="info")
+    serve.add_argument("--dir", default=here, help="witness directory")
+    for p, default in ((parser, True), (serve, False)):
+        p.add_argument(
+            "--host", default="127.0.0.1" if default else here, help="address to bind (127.0.0.1)"
+        )
+        p.add_argument("--port", type=int, default=8090 if default else here, help="port (8090)")
+        p.add_argument("--log-level", default="info" if default else here)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -34,6 +34,7 @@ from sceau.storage_drivers import ct_chain_store, open_storage
 log = logging.getLogger("sceau.app")
 
 SERVICES = ("ca", "ct", "rekor", "tsa", "tuf", "oidc")
+OPTIONAL_SERVICES = ("witness",)  # served only when named in --only
 LOG_SERVICES = frozenset({"rekor", "ct"})  # the services that keep a log in the engine
 FULCIO_ISSUER_KEYS = ("oidc-issuers", "meta-issuers", "ci-issuer-metadata")
 
@@ -42,10 +43,11 @@ def parse_only(value: str | None) -> set[str]:
     if not value:
         return set(SERVICES)
     chosen = {s.strip() for s in value.split(",") if s.strip()}
-    unknown = chosen - set(SERVICES)
+    known = (*SERVICES, *OPTIONAL_SERVICES)
+    unknown = chosen - set(known)
     if unknown:
         raise InputError(
-            f"unknown service(s) {', '.join(sorted(unknown))}; choose from {', '.join(SERVICES)}"
+            f"unknown service(s) {', '.join(sorted(unknown))}; choose from {', '.join(known)}"
         )
     return chosen
 
@@ -145,8 +147,39 @@ def _rekor(p: _Parts) -> None:
         v1_signer=p.material.signer("rekor-v1"),
         v2_signer=p.material.signer("rekor-v2"),
         tree_id=p.cfg.get("rekor", "tree_id"),
+        wrap_v2=_cosigning(p),
     )
     p.routes += build_rekor(p.engine, config).routes
+
+
+def _cosigning(p: _Parts) -> Callable[[Any], Any] | None:
+    """``[witnesses]``: the Rekor v2 log's checkpoints get cosigned in the background."""
+    from sceau.log.cosigning import CosignedLog, Cosigner, settings_from_config
+
+    settings = settings_from_config(p.cfg.raw.get("witnesses"))
+    if settings is None:
+        return None
+
+    def wrap(inner: Any) -> Any:
+        cosigner = Cosigner(inner, settings)
+        p.background.append(cosigner.run)
+        p.closers.append(cosigner.aclose)
+        return CosignedLog(inner, cosigner)
+
+    return wrap
+
+
+def _witness(p: _Parts) -> None:
+    """``--only witness``: the instance's own witness (``<dir>/witness``) under /witness."""
+    from sceau.services.witness.http import open_witness, witness_routes
+
+    witness = open_witness(p.cfg.path("witness", "dir", "witness"))
+    p.routes += witness_routes(witness, "/witness")
+
+    async def close() -> None:
+        witness.state.close()
+
+    p.closers.append(close)
 
 
 def _ct(p: _Parts) -> None:
@@ -309,6 +342,8 @@ def build_app(
         _tsa(p)
     if "tuf" in services:
         _tuf(p)
+    if "witness" in services:
+        _witness(p)
     metrics = _Metrics()
     _health_and_metrics(p, services, metrics)
 

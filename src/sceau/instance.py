@@ -209,6 +209,10 @@ def init_instance(
 
     create_logs(cfg)
     publish_instance_trust(cfg)
+    from sceau.services.witness.config import init_witness
+
+    # The instance's own witness, served by `serve --only witness` once it lists logs.
+    init_witness(d / "witness", f"{cfg.host}/witness", [])
     return cfg
 
 
@@ -315,3 +319,28 @@ def publish_instance_trust(cfg: InstanceConfig) -> None:
 
     trusted_root, signing_config = build_trust_documents(cfg, Material.load(cfg))
     publish_trust(cfg.dir, trusted_root, signing_config)
+
+
+def rekor_v2_vkey(cfg: InstanceConfig) -> str:
+    """The vkey of the instance's Rekor v2 checkpoint key: what a witness is given."""
+    from sceau.material import Material
+    from sceau.note import format_vkey, note_signer
+
+    return format_vkey(note_signer(cfg.host, Material.load(cfg).signer("rekor-v2")))
+
+
+def witness_policy_text(cfg: InstanceConfig) -> str:
+    """A C2SP tlog-policy for verifiers of this instance: its Rekor v2 log, the witnesses of
+    ``[witnesses]`` and their quorum (``quorum none`` without witnesses)."""
+    from sceau.log.cosigning import settings_from_config
+
+    lines = [f"log {rekor_v2_vkey(cfg)} {cfg.url}"]
+    settings = settings_from_config(cfg.raw.get("witnesses"))
+    if settings is None:
+        return "\n".join([*lines, "quorum none", ""])
+    names = []
+    for i, w in enumerate(settings.witnesses, 1):
+        names.append(f"w{i}")
+        lines.append(f"witness w{i} {w.vkey} {w.url}")
+    lines += [f"group witnesses {settings.quorum} {' '.join(names)}", "quorum witnesses", ""]
+    return "\n".join(lines)

@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "monitor": ("sceau.cli.monitor_cmd", "follow logs, check they only grow, report signers"),
     "git": ("sceau.cli.git_cmd", "sign and verify git commits and tags (gitsign-compatible)"),
     "version": ("sceau.cli.version_cmd", "print the versions of sceau and what it is built on"),
+    "witness": ("sceau.cli.witness_cmd", "run a C2SP tlog-witness that cosigns log checkpoints"),
 }
 
 

@@ -151,6 +151,27 @@ def trusted_root_from_args(args: argparse.Namespace) -> Any:
     return TrustedRoot.production()
 
 
+def add_witness_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--witness-policy",
+        metavar="FILE",
+        help="require witness cosignatures on the log checkpoint, as this C2SP tlog-policy "
+        "file says (witness, group and quorum lines; docs/witness.md)",
+    )
+
+
+def verifier_from_args(args: argparse.Namespace) -> Any:
+    """A bundle verifier for the chosen trust root and, if given, witness policy."""
+    from sceau.client.verify import Verifier
+
+    policy = None
+    if getattr(args, "witness_policy", None):
+        from sceau.client.witness_policy import load_policy
+
+        policy = load_policy(args.witness_policy)
+    return Verifier(trusted_root_from_args(args), witness_policy=policy)
+
+
 # -- identity policy ----------------------------------------------------------------------
 
 
@@ -265,6 +286,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_policy_arguments(parser)
     add_trust_arguments(parser)
+    add_witness_arguments(parser)
     from sceau.cli.cosign_args import add_detached_verify_arguments
 
     add_detached_verify_arguments(parser)
@@ -274,7 +296,6 @@ def run(args: argparse.Namespace) -> int:
     """Verify every file; report each, and fail if any fails (all are still checked, so
     one run tells which of a release's files are bad)."""
     from sceau.cli import cosign_args
-    from sceau.client.verify import Verifier
     from sceau.errors import InputError, VerificationError
 
     if cosign_args.wants_cosign_verify(args):
@@ -299,7 +320,7 @@ def run(args: argparse.Namespace) -> int:
             bundle_path = artifact + DEFAULT_BUNDLE_SUFFIX
         pairs.append((artifact, bundle_path))
     policy = policy_from_args(args)
-    verifier = Verifier(trusted_root_from_args(args))
+    verifier = verifier_from_args(args)
     failed = 0
     for artifact, bundle_path in pairs:
         try:

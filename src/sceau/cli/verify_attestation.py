@@ -9,11 +9,12 @@ import argparse
 from sceau.cli.verify import (
     add_policy_arguments,
     add_trust_arguments,
+    add_witness_arguments,
     artifact_from_arg,
     policy_from_args,
     read_bundle,
     trust_hints,
-    trusted_root_from_args,
+    verifier_from_args,
 )
 
 
@@ -27,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bundle", metavar="B", required=True, help="the attestation bundle")
     add_policy_arguments(parser)
     add_trust_arguments(parser)
+    add_witness_arguments(parser)
     from sceau.cli.cosign_args import add_predicate_type_filter
 
     add_predicate_type_filter(parser)
@@ -38,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sceau.client.verify import Verifier, parse_statement
+    from sceau.client.verify import parse_statement
 
     policy = policy_from_args(args)
     statement_policy = None
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
         statement_policy = load_policy(args.policy)  # a bad policy fails before any work
     bundle = read_bundle(args.bundle)
-    verifier = Verifier(trusted_root_from_args(args))
+    verifier = verifier_from_args(args)
     with trust_hints(args):
         if args.artifact:
             result = verifier.verify_artifact(bundle, artifact_from_arg(args.artifact), policy)

@@ -19,7 +19,7 @@ from sceau import note as notes
 from sceau.client.bundle import TlogEntry
 from sceau.client.errors import LogEntryError
 from sceau.client.trust import LogInstance, TrustedRoot
-from sceau.client.witness import Witness, count_cosigners, witness_verifiers
+from sceau.client.witness import Witness, WitnessPolicy
 
 # Entry kinds written by Rekor v2 (rekor-tiles): index is tree-local, no SET, no time.
 REKOR_V2_KINDS = frozenset({("hashedrekord", "0.0.2"), ("dsse", "0.0.2")})
@@ -54,7 +54,10 @@ def verify_entry(
     now: datetime | None = None,
     witnesses: Sequence[Witness] = (),
     witness_threshold: int = 0,
+    witness_policy: WitnessPolicy | None = None,
 ) -> LogVerification:
+    """Step 5 for one entry. Witnesses are required by ``witness_policy`` or, without one,
+    as ``witness_threshold`` (0: all) of ``witnesses``."""
     now = now or datetime.now(UTC)
     log = find_log(entry, trusted_root, now)
     proof = entry.inclusion_proof
@@ -74,7 +77,9 @@ def verify_entry(
 
     # 5b. The checkpoint is signed by this log (and, if configured, by enough witnesses)
     #     and commits to the same tree as the proof.
-    checkpoint, cosigned = _open_checkpoint(proof.checkpoint, log, witnesses, witness_threshold)
+    checkpoint, cosigned = _open_checkpoint(
+        proof.checkpoint, log, witnesses, witness_threshold, witness_policy
+    )
     if checkpoint.root_hash != proof.root_hash or checkpoint.size != proof.tree_size:
         raise LogEntryError("checkpoint does not match the inclusion proof's tree (size/root)")
 
@@ -87,10 +92,16 @@ def verify_entry(
 
 
 def _open_checkpoint(
-    text: str, log: LogInstance, witnesses: Sequence[Witness], threshold: int
+    text: str,
+    log: LogInstance,
+    witnesses: Sequence[Witness] = (),
+    threshold: int = 0,
+    policy: WitnessPolicy | None = None,
 ) -> tuple[Any, tuple[str, ...]]:
+    if policy is None and witnesses:
+        policy = WitnessPolicy.threshold(witnesses, threshold)
     verifier = log_verifier(log)
-    extra = witness_verifiers(witnesses) if witnesses else []
+    extra = policy.verifiers() if policy is not None else []
     try:
         parsed = notes.verify_note(text, [verifier, *extra])
         checkpoint = notes.Checkpoint.parse(parsed.body)
@@ -98,8 +109,10 @@ def _open_checkpoint(
         raise LogEntryError(f"checkpoint does not verify: {e.message}") from None
     if not any(s.name == verifier.name and s.key_id == verifier.key_id for s in parsed.verified):
         raise LogEntryError("checkpoint is not signed by the log")
-    cosigned = count_cosigners(parsed, extra, threshold) if witnesses else ()
-    return checkpoint, cosigned
+    if policy is None:
+        return checkpoint, ()
+    policy.check_log(verifier)
+    return checkpoint, policy.check(parsed)
 
 
 def log_verifier(log: LogInstance) -> Any:

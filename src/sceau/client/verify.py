@@ -50,7 +50,7 @@ from sceau.client.sct import verify_sct
 from sceau.client.timestamps import VerifiedTime, verify_timestamps
 from sceau.client.tlog import REKOR_V1_KINDS, LogVerification, verify_entry
 from sceau.client.trust import TrustedRoot
-from sceau.client.witness import Witness
+from sceau.client.witness import Witness, WitnessPolicy
 from sceau.keys import Verifier as KeyVerifier
 
 VERIFIED_TIME_THRESHOLD = 1
@@ -92,11 +92,13 @@ class Verifier:
         *,
         witnesses: Sequence[tuple[str, Any]] = (),
         witness_threshold: int = 0,
+        witness_policy: WitnessPolicy | None = None,
         certificate_cache: int = 256,
     ) -> None:
         self.trusted_root = trusted_root
         self.witnesses = tuple(Witness(name, key) for name, key in witnesses)
         self.witness_threshold = witness_threshold
+        self.witness_policy = witness_policy  # a tlog-policy; replaces witnesses/threshold
         # Leaf DER -> its verified chain: the time-independent half of steps 2–3 (issuer
         # signatures and the SCT) for certificates seen before — sigstore-python signs many
         # files with one certificate. Validity windows are re-checked at every use.
@@ -202,6 +204,7 @@ class Verifier:
             now=now,
             witnesses=self.witnesses,
             witness_threshold=self.witness_threshold,
+            witness_policy=self.witness_policy,
         )
         checks.append("inclusion proof and signed checkpoint")
         if log.promise_verified:

@@ -17,8 +17,8 @@ from sceau.note._cosign import (
 )
 from sceau.note._keys import NoteSigner, NoteVerifier, log_id, note_signer, note_verifier
 from sceau.note._sign import sign_note, verify_note
-from sceau.note._text import Note, NoteError, NoteSignature, parse_note
-from sceau.note._vkey import format_vkey, parse_vkey
+from sceau.note._text import Note, NoteError, NoteSignature, check_name, parse_note
+from sceau.note._vkey import check_log_vkey, check_witness_vkey, format_vkey, parse_vkey
 
 __all__ = [
     "Checkpoint",
@@ -29,6 +29,9 @@ __all__ = [
     "NoteSignature",
     "NoteSigner",
     "NoteVerifier",
+    "check_log_vkey",
+    "check_name",
+    "check_witness_vkey",
     "cosignature_signer",
     "cosignature_timestamp",
     "cosignature_verifier",

@@ -71,3 +71,19 @@ def parse_vkey(vkey: str) -> NoteVerifier:
     if verifier.key_id.hex() != hex_id:
         raise NoteError("vkey key ID does not match its name and key")
     return verifier
+
+
+def check_log_vkey(vkey: str) -> NoteVerifier:
+    """:func:`parse_vkey` for a log's checkpoint key: a witness key (type 0x04) is refused."""
+    verifier = parse_vkey(vkey)
+    if verifier.sig_type == COSIGNATURE_V1:
+        raise NoteError("this vkey is a witness cosignature key, not a log key")
+    return verifier
+
+
+def check_witness_vkey(vkey: str) -> CosignatureVerifier:
+    """:func:`parse_vkey` for a witness: only cosignature/v1 keys (type 0x04) are accepted."""
+    verifier = parse_vkey(vkey)
+    if not isinstance(verifier, CosignatureVerifier):
+        raise NoteError("this vkey is not a cosignature/v1 witness key (type 0x04)")
+    return verifier

@@ -9,7 +9,7 @@ public keys) that the trust-root builder needs.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +59,8 @@ class RekorConfig:
     v1_log_name: str = "rekor-v1"
     v2_log_name: str = "rekor-v2"
     allow_key_urls: bool = False
+    # Wraps the v2 log before routes use it: witness cosigning (sceau.log.cosigning).
+    wrap_v2: Callable[[LogAPI], LogAPI] | None = None
 
 
 @dataclass
@@ -146,7 +148,7 @@ def build_rekor(engine: Any, config: RekorConfig) -> RekorService:
             genesis=genesis_entry(v1.origin, "0.0.1"),
         )
     )
-    v2_log = engine.add_log(
+    v2_log: LogAPI = engine.add_log(
         LogConfig(
             name=config.v2_log_name,
             origin=v2.origin,
@@ -154,6 +156,8 @@ def build_rekor(engine: Any, config: RekorConfig) -> RekorService:
             genesis=genesis_entry(v2.origin, "0.0.2"),
         )
     )
+    if config.wrap_v2 is not None:
+        v2_log = config.wrap_v2(v2_log)
     fetch = http_key_fetcher() if config.allow_key_urls else None
     doc = openapi.document()
 

@@ -64,6 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="on a log's first run, scan from entry N instead of from now",
     )
     parser.add_argument("--webhook", metavar="URL", help="also POST each match as JSON here")
+    parser.add_argument(
+        "--witness-policy",
+        metavar="FILE",
+        help="a C2SP tlog-policy: the checkpoints of the logs it names must carry its quorum "
+        "of witness cosignatures (else exit 2)",
+    )
     progress = parser.add_mutually_exclusive_group()
     progress.add_argument(
         "--progress",
@@ -107,6 +113,11 @@ def _run(args: argparse.Namespace, reporter: Any) -> int:
     logs = targets(load_trusted_root(args.trusted_root), tuple(args.kinds or KINDS))
     if not logs:
         raise InputError(f"{args.trusted_root} names no log to monitor")
+    if args.witness_policy:
+        from sceau.client.witness_policy import load_policy
+        from sceau.monitor.logs import with_witness_policy
+
+        logs = with_witness_policy(logs, load_policy(args.witness_policy))
     state_dir = Path(args.state)
     http = Http()
     try:

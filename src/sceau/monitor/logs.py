@@ -33,6 +33,7 @@ class LogTarget:
     log_id: bytes
     verifier: Any
     public_key: Any = None  # for RFC 6962 tree heads, which are not signed notes
+    witness_policy: Any = None  # a WitnessPolicy its checkpoints must satisfy (or None)
 
     @property
     def label(self) -> str:
@@ -56,6 +57,24 @@ class LogTarget:
         if self.kind == "rekor-v2":
             return f"{self.base_url}/api/v2/log/entries/{index}"
         return f"{self.base_url}/ct/v1/get-entries?start={index}&end={index}"
+
+
+def with_witness_policy(logs: list[LogTarget], policy: Any) -> list[LogTarget]:
+    """Require ``policy``'s quorum of cosignatures on the checkpoints of the logs it names
+    (``log`` lines); a policy that names no log applies to every log followed."""
+    from dataclasses import replace
+
+    from sceau.errors import SceauError
+
+    out = []
+    for t in logs:
+        try:
+            policy.check_log(t.verifier)
+        except SceauError:
+            out.append(t)  # not a log the policy speaks of
+            continue
+        out.append(replace(t, witness_policy=policy))
+    return out
 
 
 def targets(

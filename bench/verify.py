@@ -87,7 +87,7 @@ def public_good() -> Workload:
 # -- a local instance shaped like public-good -------------------------------------------
 
 _INIT = (
-    "import sys, sceau.instance as i; i.KEY_FILES['ca-intermediate'] = 'ecdsa-p384'; "
+    "import sys, sceau.instance.material as i; i.KEY_FILES['ca-intermediate'] = 'ecdsa-p384'; "
     "from sceau.cli.main import main; sys.exit(main(sys.argv[1:]))"
 )
 

@@ -133,7 +133,7 @@ def test_verify_catches_a_checkpoint_from_a_fork(
     passes offline verification and fails ``sceau log verify``."""
     from sceau import merkle, note
     from sceau.config import InstanceConfig
-    from sceau.material import Material
+    from sceau.instance.material import Material
 
     path = _sign(instance, artifact, version)
     doc = json.loads(path.read_text())

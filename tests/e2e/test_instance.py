@@ -8,11 +8,12 @@ import stat
 import httpx
 import pytest
 
-from sceau.app import build_app, parse_only
 from sceau.cli.main import main
 from sceau.config import InstanceConfig
 from sceau.errors import Conflict, InputError
-from sceau.instance import KEY_FILES, init_instance
+from sceau.instance.app import build_app, parse_only
+from sceau.instance.init import init_instance
+from sceau.instance.material import KEY_FILES
 from tests.serving import free_port, serve_app
 
 

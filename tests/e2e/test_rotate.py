@@ -11,12 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sceau.app import build_app
 from sceau.cli.main import main
 from sceau.config import InstanceConfig
 from sceau.errors import InputError
-from sceau.instance import init_instance
-from sceau.rotate import ROTATABLE, load_retired, rotate
+from sceau.instance.app import build_app
+from sceau.instance.init import init_instance
+from sceau.instance.rotate import ROTATABLE, load_retired, rotate
 from tests.serving import free_port, serve_app
 
 SIGSTORE = str(Path(sys.executable).with_name("sigstore"))
@@ -143,7 +143,7 @@ def test_a_crash_at_any_step_of_a_rotation_leaves_an_instance_that_starts(
     """Stop ``rotate`` between any two of its durable writes; ``sceau serve`` then starts
     (finishing the rotation if it passed its commit point, undoing it otherwise), the logs
     verify with the keys in place, and the next rotation works."""
-    import sceau.rotate as rotation
+    import sceau.instance.rotate as rotation
     from tests.instance import stop, wait_healthy
 
     cfg = init_instance(tmp_path / "inst", url=f"http://127.0.0.1:{free_port()}")

@@ -17,7 +17,7 @@ import pytest
 
 from bench.local_server import NotServing, free_port, wait_until_ok
 from sceau.cli.main import main
-from sceau.instance import init_instance
+from sceau.instance.init import init_instance
 from tests.pg import fresh_schema
 
 SIGSTORE = str(Path(sys.executable).with_name("sigstore"))

@@ -29,9 +29,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from sceau import merkle
-from sceau.app import build_app
 from sceau.config import InstanceConfig
-from sceau.instance import Material, init_instance
+from sceau.instance.app import build_app
+from sceau.instance.init import init_instance
+from sceau.instance.material import Material
 from sceau.note import note_verifier, open_checkpoint
 from sceau.services.oidc import DevIssuer
 from tests.rekor.helpers import dsse_v1, dsse_v2, hashedrekord_v1, hashedrekord_v2, intoto_v2

@@ -25,7 +25,7 @@ from bench.local_server import free_port, wait_until_ok
 from sceau.cli.serve_cmd import check_dev_oidc
 from sceau.config import InstanceConfig, is_loopback_host
 from sceau.errors import InputError
-from sceau.instance import init_instance
+from sceau.instance.init import init_instance
 from sceau.keys import load_signer
 from sceau.services.oidc import DevIssuer
 from tests.instance import stop

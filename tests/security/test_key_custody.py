@@ -17,7 +17,7 @@ from tuf.ngclient import Updater
 
 from bench.local_server import free_port
 from sceau.cli.main import main
-from sceau.instance import init_instance
+from sceau.instance.init import init_instance
 from tests.instance import stop, wait_healthy
 
 SCEAU = [sys.executable, "-m", "sceau"]

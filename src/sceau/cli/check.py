@@ -18,8 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from sceau.app import build_app
     from sceau.config import InstanceConfig
+    from sceau.instance.app import build_app
 
     cfg = InstanceConfig.load(args.dir)
     engine = build_app(cfg, only={"rekor", "ct"}, dev_oidc=False).state.engine

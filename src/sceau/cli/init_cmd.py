@@ -52,7 +52,7 @@ class _IssuerOption(argparse.Action):
 
 def add_oidc_issuer_arguments(p: argparse.ArgumentParser) -> None:
     """Real identity providers the CA trusts; each option applies to the issuer before it."""
-    from sceau.instance import INIT_ISSUER_TYPES
+    from sceau.instance.init import INIT_ISSUER_TYPES
 
     g = p.add_argument_group("identity providers the CA trusts (repeatable; docs/identity.md)")
     p.set_defaults(oidc_issuers=[])
@@ -85,13 +85,13 @@ def add_oidc_issuer_arguments(p: argparse.ArgumentParser) -> None:
 
 def oidc_issuers_from_args(args: argparse.Namespace) -> list[Any]:
     """The issuers named on the command line, with their defaults filled in."""
-    from sceau.instance import OIDCIssuerSpec
+    from sceau.instance.init import OIDCIssuerSpec
 
     return [OIDCIssuerSpec(**entry) for entry in args.oidc_issuers]
 
 
 def run(args: argparse.Namespace) -> int:
-    from sceau.instance import init_instance
+    from sceau.instance.init import init_instance
 
     cfg = init_instance(
         args.dir,

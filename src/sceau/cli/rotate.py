@@ -12,7 +12,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sceau.config import InstanceConfig
-    from sceau.rotate import rotate
+    from sceau.instance.rotate import rotate
 
     print(rotate(InstanceConfig.load(args.dir), args.name))
     return 0

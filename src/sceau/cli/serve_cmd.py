@@ -139,8 +139,8 @@ def check_dev_oidc(url: str, bind: str, *, configured: bool, asked: bool) -> Non
 
 
 def run(args: argparse.Namespace) -> int:
-    from sceau.app import LOG_SERVICES, build_app, parse_only
     from sceau.config import CONFIG_NAME, InstanceConfig
+    from sceau.instance.app import LOG_SERVICES, build_app, parse_only
     from sceau.services._http import tune_gc_for_serving
     from sceau.services.http_server import ServerLimits, serve, uvicorn_config
 
@@ -148,13 +148,13 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     if args.init and not (Path(args.dir) / CONFIG_NAME).exists():
-        from sceau.instance import init_instance
+        from sceau.instance.init import init_instance
 
         init_instance(args.dir, url=args.url or DEFAULT_URL, dev_oidc=args.dev_oidc or None)
         print(f"initialised a new instance in {args.dir}", file=sys.stderr)
     cfg = InstanceConfig.load(args.dir)
-    from sceau.instance import check_permissions
-    from sceau.rotate import recover_rotation
+    from sceau.instance.init import check_permissions
+    from sceau.instance.rotate import recover_rotation
 
     check_permissions(cfg.dir)
     recovered = recover_rotation(cfg)  # a `sceau rotate` that a crash interrupted
@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
 
         raise InputError(f"--workers must be at least 1, got {args.workers}")
     limits = ServerLimits.from_config(cfg.raw.get("http", {}))
-    from sceau.storage_drivers import is_shared
+    from sceau.instance.storage import is_shared
 
     if args.workers > 1 and not is_shared(cfg) and only & LOG_SERVICES:
         print(instructions(cfg), flush=True)
@@ -223,7 +223,7 @@ def _serve_sequenced(
 ) -> int:
     """SQLite has one writer: ``args.workers`` processes serve HTTP (and do the parsing,
     verification and signing), this process owns the log engine and sequences for them."""
-    from sceau.app import build_app, log_engine
+    from sceau.instance.app import build_app, log_engine
     from sceau.services.workers import run_sequenced, socket_path_in
 
     return run_sequenced(
@@ -244,8 +244,8 @@ def worker_app():  # type: ignore[no-untyped-def]
     per process."""
     import os
 
-    from sceau.app import build_app, parse_only
     from sceau.config import InstanceConfig
+    from sceau.instance.app import build_app, parse_only
     from sceau.services._http import tune_gc_for_serving
     from sceau.services.http_server import die_with_parent
 

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         return _sign_root(args, directory)
     if args.tuf_command == "publish":
         from sceau.config import InstanceConfig
-        from sceau.instance import publish_instance_trust
+        from sceau.instance.trust_files import publish_instance_trust
 
         before = TufRepository(directory / "tuf", TufKeys.load(directory / "keys")).versions()
         publish_instance_trust(InstanceConfig.load(directory))

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.action == "policy":
         from sceau.config import InstanceConfig
-        from sceau.instance import witness_policy_text
+        from sceau.instance.trust_files import witness_policy_text
 
         print(witness_policy_text(InstanceConfig.load(args.instance_dir)), end="")
         return 0

@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from sceau.config import InstanceConfig
 from sceau.errors import InputError
+from sceau.instance.storage import ct_chain_store, open_storage
 from sceau.services._http import install_error_handlers
 from sceau.services.admission import (
     GATE_KEY,
@@ -29,7 +30,6 @@ from sceau.services.admission import (
     AdmissionSettings,
     LatencyGate,
 )
-from sceau.storage_drivers import ct_chain_store, open_storage
 
 log = logging.getLogger("sceau.app")
 
@@ -315,7 +315,7 @@ def build_app(
 
     ``engine``: the log engine to build on instead of opening storage here — a
     :class:`~sceau.services.workers.RemoteEngine` in a ``serve --workers`` process."""
-    from sceau.material import Material
+    from sceau.instance.material import Material
 
     services = set(only) if only is not None else set(SERVICES)
     if dev_oidc is None:

@@ -37,14 +37,14 @@ from cryptography.hazmat.primitives import serialization
 from sceau.config import InstanceConfig
 from sceau.durable import write_atomic
 from sceau.errors import InputError, InternalError
-from sceau.keys import FileSigner, generate_signer, load_signer, save_signer
-from sceau.retired import (
+from sceau.instance.retired import (
     OVERLAP,
     Retired,
     current_since,
     load_retired,
     save_retired,
 )
+from sceau.keys import FileSigner, generate_signer, load_signer, save_signer
 
 JOURNAL = "rotation.json"  # in keys/: a rotation under way (see recover_rotation)
 
@@ -70,9 +70,9 @@ def _resign_log(
     cfg: InstanceConfig, log_name: str, key_name: str, old: FileSigner, new: FileSigner
 ) -> int:
     """Re-sign the stored head of ``log_name`` with ``new`` after checking it with ``old``."""
+    from sceau.instance.storage import open_storage
     from sceau.log.storage import BatchWrite, TreeHead
     from sceau.note import Checkpoint, NoteError, note_signer, open_checkpoint, sign_note
-    from sceau.storage_drivers import open_storage
 
     storage = open_storage(cfg)
     try:
@@ -106,7 +106,7 @@ def _resign_log(
 
 def rotate(cfg: InstanceConfig, name: str) -> str:
     """Rotate key ``name``; returns a one-line summary."""
-    from sceau.material import KEY_FILES, Material, valid_from
+    from sceau.instance.material import KEY_FILES, Material, valid_from
 
     if name not in ROTATABLE:
         raise InputError(f"cannot rotate {name!r}; choose one of {', '.join(ROTATABLE)}")
@@ -191,7 +191,7 @@ def _step(name: str) -> None:
 def _finish(cfg: InstanceConfig, journal: dict[str, Any]) -> None:
     """Past the commit point: put the staged files in place, record the retired key and
     publish. Every step is idempotent, so recovery can run it again from the start."""
-    from sceau.instance import publish_instance_trust
+    from sceau.instance.trust_files import publish_instance_trust
 
     name = journal["name"]
     key = cfg.keys_dir / f"{name}.pem"
@@ -252,8 +252,8 @@ def recover_rotation(cfg: InstanceConfig) -> str | None:
 
 
 def _head_signed_by(cfg: InstanceConfig, log: list[str], key: FileSigner) -> bool:
+    from sceau.instance.storage import open_storage
     from sceau.note import NoteError, note_signer, open_checkpoint
-    from sceau.storage_drivers import open_storage
 
     storage = open_storage(cfg)
     try:

@@ -114,6 +114,26 @@ def cert_identities(cert: Any) -> list[str]:
     return out
 
 
+class SignedByCertificate:
+    """For results that hold the signing ``certificate`` (None for a managed key): who
+    signed, as a person reads it."""
+
+    certificate: Any
+
+    @property
+    def identity(self) -> str | None:
+        """The first SAN identity of the certificate."""
+        if self.certificate is None:
+            return None
+        ids = cert_identities(self.certificate)
+        return ids[0] if ids else None
+
+    @property
+    def issuer(self) -> str | None:
+        """The OIDC issuer the certificate names."""
+        return cert_issuer(self.certificate) if self.certificate is not None else None
+
+
 class Identity:
     """Exact SAN identity and exact OIDC issuer (sigstore-python's ``Identity``)."""
 

@@ -45,7 +45,11 @@ from sceau.client.errors import (
     TimestampError,
 )
 from sceau.client.hashing import Digest, hash_file
-from sceau.client.policy import PublicKey, VerificationPolicy, cert_identities, cert_issuer
+from sceau.client.policy import (
+    PublicKey,
+    SignedByCertificate,
+    VerificationPolicy,
+)
 from sceau.client.sct import verify_sct
 from sceau.client.timestamps import VerifiedTime, verify_timestamps
 from sceau.client.tlog import REKOR_V1_KINDS, LogVerification, verify_entry
@@ -58,7 +62,7 @@ IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 
 
 @dataclass(frozen=True)
-class VerificationResult:
+class VerificationResult(SignedByCertificate):
     """What was verified, for display (``sceau bundle inspect``) and for callers."""
 
     bundle: Bundle
@@ -69,17 +73,6 @@ class VerificationResult:
     payload_type: str | None = None
     payload: bytes | None = None
     statement: dict[str, Any] | None = field(default=None, repr=False)
-
-    @property
-    def identity(self) -> str | None:
-        if self.certificate is None:
-            return None
-        ids = cert_identities(self.certificate)
-        return ids[0] if ids else None
-
-    @property
-    def issuer(self) -> str | None:
-        return cert_issuer(self.certificate) if self.certificate is not None else None
 
 
 class Verifier:

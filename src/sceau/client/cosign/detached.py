@@ -32,7 +32,11 @@ from sceau.client.bundle import TlogEntry
 from sceau.client.entries import Material, check_hashedrekord
 from sceau.client.errors import BundleError, CertificateError, PolicyError, SignatureError
 from sceau.client.hashing import Digest
-from sceau.client.policy import PublicKey, VerificationPolicy, cert_identities, cert_issuer
+from sceau.client.policy import (
+    PublicKey,
+    SignedByCertificate,
+    VerificationPolicy,
+)
 from sceau.client.timestamps import VerifiedTime
 from sceau.client.tlog import find_log, verify_entry, verify_set
 from sceau.client.trust import TrustedRoot
@@ -40,23 +44,12 @@ from sceau.client.verify import Verifier
 
 
 @dataclass(frozen=True)
-class DetachedResult:
+class DetachedResult(SignedByCertificate):
     certificate: Any | None
     time: datetime
     time_source: str
     log_index: int | None
     checks: tuple[str, ...] = field(default=())
-
-    @property
-    def identity(self) -> str | None:
-        if self.certificate is None:
-            return None
-        ids = cert_identities(self.certificate)
-        return ids[0] if ids else None
-
-    @property
-    def issuer(self) -> str | None:
-        return cert_issuer(self.certificate) if self.certificate is not None else None
 
 
 def verify_detached(

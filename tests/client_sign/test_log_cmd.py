@@ -197,6 +197,8 @@ def test_bad_queries_are_one_line_errors(instance: Instance) -> None:
     one_error_line(
         instance.run("log", "info", "--rekor-url", "http://127.0.0.1:9"), "cannot reach the log"
     )
+    one_error_line(instance.run("log", "info", *d, "--trusted-root", str(instance.trusted_root)),
+                   "drop the trust option")  # fmt: skip
 
 
 def test_a_log_the_trust_root_does_not_name_is_unverified(instance: Instance) -> None:

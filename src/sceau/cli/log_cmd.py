@@ -2,8 +2,9 @@
 
 Which log: ``--rekor-url URL`` (API v1 unless ``--rekor-version 2``), or ``--instance-dir D``
 (the instance's own logs, and its trust config as the trusted root), else the public-good
-Rekor. Checkpoints and entries are verified with the trusted root's key for that log; an
-answer from a log the trusted root does not name is shown as unverified, never as good.
+Rekor. Checkpoints and entries are verified with the trusted root's keys — a log is
+recognised by the key that signs it, not by its URL — and an answer no trusted key signed
+is shown as unverified, never as good.
 ``info`` remembers the last verified checkpoint of each log (as rekor-cli does) and proves
 the log only grew since.
 """
@@ -79,10 +80,21 @@ def _instance_trust(directory: str) -> tuple[Any, Any]:
     return SigningConfig.from_trust_config(data), TrustedRoot.from_trust_config(data)
 
 
+def _one_trust_source(args: argparse.Namespace) -> None:
+    """``--instance-dir`` brings its own trust config: another trust option would be
+    silently ignored, so it is refused."""
+    from sceau.cli.verify import TRUST_SOURCES
+    from sceau.errors import InputError
+
+    if args.instance_dir and any(getattr(args, dest, None) for dest in TRUST_SOURCES):
+        raise InputError("--instance-dir uses the instance's trust config: drop the trust option")
+
+
 def open_log(args: argparse.Namespace) -> Any:
     from sceau.client.logquery import RekorLog
     from sceau.errors import InputError
 
+    _one_trust_source(args)
     if args.instance_dir:
         signing_config, trusted_root = _instance_trust(args.instance_dir)
         logs = {s.major_api_version: s.url for s in signing_config.rekor_tlog_urls}
@@ -96,6 +108,7 @@ def open_log(args: argparse.Namespace) -> Any:
 
 
 def _trusted_root(args: argparse.Namespace) -> Any:
+    _one_trust_source(args)
     if args.instance_dir:
         return _instance_trust(args.instance_dir)[1]
     return trusted_root_from_args(args)

@@ -21,6 +21,17 @@ CONFIG_NAME = "sceau.toml"
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
+def read_toml(path: Path, missing: str) -> dict[str, Any]:
+    """A TOML file as a dict; a missing or malformed file is an :class:`InputError` that
+    says which file and, when missing, what to run (``missing``)."""
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path} not found: {missing}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"{path} is not valid TOML: {e}") from None
+
+
 @dataclass(frozen=True)
 class InstanceConfig:
     """The parsed ``sceau.toml`` of one instance directory."""
@@ -31,15 +42,7 @@ class InstanceConfig:
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> InstanceConfig:
         d = Path(directory).resolve()
-        path = d / CONFIG_NAME
-        try:
-            raw = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise InputError(
-                f"{path} not found: run `sceau init --dir {directory}` first"
-            ) from None
-        except tomllib.TOMLDecodeError as e:
-            raise InputError(f"{path} is not valid TOML: {e}") from e
+        raw = read_toml(d / CONFIG_NAME, f"run `sceau init --dir {directory}` first")
         _apply_env(raw)
         return cls(d, raw)
 

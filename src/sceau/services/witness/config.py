@@ -12,11 +12,11 @@ key (``witness-key.pem``, 0600) and its state (``witness.sqlite``).
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sceau.config import read_toml
 from sceau.errors import InputError
 from sceau.note import NoteError, check_log_vkey
 
@@ -49,14 +49,7 @@ class WitnessConfig:
     def load(cls, directory: str | os.PathLike[str]) -> WitnessConfig:
         d = Path(directory).resolve()
         path = d / CONFIG
-        try:
-            raw = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise InputError(
-                f"{path} not found: run `sceau witness init --dir {directory}`"
-            ) from None
-        except tomllib.TOMLDecodeError as e:
-            raise InputError(f"{path} is not valid TOML: {e}") from None
+        raw = read_toml(path, f"run `sceau witness init --dir {directory}`")
         name = raw.get("name")
         if not isinstance(name, str) or not name:
             raise InputError(f"{path}: `name` (the witness key name) is required")

@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--port", type=int, default=None, help="port (default: from the instance URL)")
     p.add_argument(
-        "--only", default=None, help="comma-separated subset of ca,ct,rekor,tsa,tuf,oidc"
+        "--only", default=None, help="comma-separated subset of ca,ct,rekor,tsa,tuf,oidc,explorer"
     )
     p.add_argument("--dev-oidc", action="store_true", help="serve the development OIDC issuer")
     p.add_argument("--init", action="store_true", help="create the instance first if missing")

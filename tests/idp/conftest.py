@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bench.local_server import NotServing, wait_until_ok
-from tests.idp.webdriver import chromedriver
+from tests.webdriver import chromedriver
 from tests.instance import ServedInstance, client_env, served_instance, stop
 from tests.serving import free_port
 

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.idp.conftest import CLIENT_ID, oidc_provider
-from tests.idp.webdriver import Browser, browser
+from tests.webdriver import Browser, browser
 from tests.instance import ServedInstance, served_instance
 
 pytestmark = [pytest.mark.interop, pytest.mark.server, pytest.mark.slow]

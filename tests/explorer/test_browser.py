@@ -119,9 +119,7 @@ def test_python_entry_verifies_ecdsa_and_links_its_ct_entry(
     assert verdict(b) == "verified"
 
 
-def test_tampered_proof_shows_failed(
-    b: Browser, instance: ServedInstance, signed: Signed
-) -> None:
+def test_tampered_proof_shows_failed(b: Browser, instance: ServedInstance, signed: Signed) -> None:
     uuid = entry_uuid(instance, "rekor-v1", signed.python.index)
     with serve_app(tampering_proxy(instance.url)) as proxy:
         b.open(f"{proxy}/entry/{uuid}")

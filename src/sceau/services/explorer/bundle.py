@@ -38,7 +38,7 @@ def tlog_entry(r: Record, ident: Any, proof: list[bytes], checkpoint: Any) -> di
     """The bundle ``TransparencyLogEntry`` of ``r`` with a proof to ``checkpoint``."""
     kv = {"kind": r.decoded.kind, "version": r.decoded.version}
     if r.view.name == "rekor-v2":
-        doc = json.loads(v2_entry(ident, r.index, r.body, proof, checkpoint))
+        doc: dict[str, Any] = json.loads(v2_entry(ident, r.index, r.body, proof, checkpoint))
         doc.pop("inclusionPromise", None)
         doc.pop("integratedTime", None)
         return doc

@@ -12,7 +12,12 @@ from typing import Any
 from sceau import merkle
 from sceau.errors import NotFound
 from sceau.log.api import LogAPI
-from sceau.services.ct.rfc6962 import CodecError, EntryType, parse_extra_data, parse_merkle_tree_leaf
+from sceau.services.ct.rfc6962 import (
+    CodecError,
+    EntryType,
+    parse_extra_data,
+    parse_merkle_tree_leaf,
+)
 from sceau.services.explorer.entries import Decoded, decode_ct, decode_rekor
 
 LINK_LIMIT = 10  # entries linked from one certificate (CT ↔ Rekor)
@@ -55,7 +60,9 @@ class Catalog:
     async def size(self, view: LogView) -> int:
         return (await view.log.latest()).size
 
-    async def find_uuid(self, leaf_hash: bytes, only: str | None = None) -> list[tuple[LogView, int]]:
+    async def find_uuid(
+        self, leaf_hash: bytes, only: str | None = None
+    ) -> list[tuple[LogView, int]]:
         out = []
         for view in self.views:
             if only is not None and view.name != only:

@@ -102,7 +102,9 @@ def _fulcio_extensions(cert: x509.Certificate) -> list[tuple[str, str, str]]:
 
 def _scts(cert: x509.Certificate) -> list[Sct]:
     try:
-        ext = cert.extensions.get_extension_for_class(x509.PrecertificateSignedCertificateTimestamps)
+        ext = cert.extensions.get_extension_for_class(
+            x509.PrecertificateSignedCertificateTimestamps
+        )
     except (x509.ExtensionNotFound, ValueError):
         return []
     return [Sct(s.log_id.hex(), iso(s.timestamp.replace(tzinfo=UTC))) for s in ext.value]

@@ -161,5 +161,3 @@ def decode_ct(leaf: bytes, precert: bytes | None) -> Decoded:
         if precert:
             out.certificate = describe(precert)
     return out
-
-

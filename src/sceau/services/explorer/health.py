@@ -91,8 +91,13 @@ async def instance_info(
         cp = await view.log.latest()
         origin = cp.note.split("\n", 1)[0]
         logs.append(
-            {"name": view.name, "label": view.label, "size": cp.size, "origin": origin,
-             "checkpoint": cp.note}  # fmt: skip
+            {
+                "name": view.name,
+                "label": view.label,
+                "size": cp.size,
+                "origin": origin,
+                "checkpoint": cp.note,
+            }
         )
     return {
         "url": url,

@@ -260,7 +260,9 @@ class Explorer:
             data = self.config.trusted_root.read_bytes()
         except OSError:
             raise NotFound("this instance has no trusted_root.json") from None
-        return Response(data, media_type="application/json", headers={"Cache-Control": "max-age=60"})
+        return Response(
+            data, media_type="application/json", headers={"Cache-Control": "max-age=60"}
+        )
 
 
 def build_explorer(config: ExplorerConfig) -> list[BaseRoute]:

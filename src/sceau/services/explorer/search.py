@@ -20,7 +20,9 @@ class Results:
     more: bool
 
 
-async def _terms(catalog: Catalog, views: list[LogView], term: str, need: int) -> list[tuple[LogView, int]]:
+async def _terms(
+    catalog: Catalog, views: list[LogView], term: str, need: int
+) -> list[tuple[LogView, int]]:
     out = []
     for view in views:
         out += [(view, i) for i in await view.log.lookup(term, need)]

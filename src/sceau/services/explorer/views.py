@@ -58,7 +58,7 @@ def _cert(c: CertView) -> str:
         ("SHA-256 fingerprint", code(c.fingerprint)),
         ("Issuer", esc(c.issuer)),
     ]
-    out = "<section aria-labelledby=\"cert-h\"><h2 id=\"cert-h\">Signing certificate</h2>"
+    out = '<section aria-labelledby="cert-h"><h2 id="cert-h">Signing certificate</h2>'
     out += dl(rows)
     if c.extensions:
         ext_rows = [[esc(name), code(value), code(oid)] for oid, name, value in c.extensions]
@@ -86,7 +86,9 @@ def _content(r: Record) -> str:
     out = '<section aria-labelledby="sig-h"><h2 id="sig-h">Signature and content</h2>'
     out += dl(rows)
     if d.subjects:
-        out += table("in-toto subjects", ["Name", "Digest"], [[esc(n), code(g)] for n, g in d.subjects])
+        out += table(
+            "in-toto subjects", ["Name", "Digest"], [[esc(n), code(g)] for n, g in d.subjects]
+        )
     if d.public_key:
         out += f"<details><summary>Public key</summary><pre>{esc(d.public_key)}</pre></details>"
     if d.note:
@@ -110,24 +112,29 @@ def entry(r: Record, links: list[Record], bundle: bool) -> str:
         f'<section id="verification" aria-labelledby="v-h" data-log="{esc(r.view.name)}"'
         f' data-index="{r.index}" data-uuid="{esc(r.uuid)}" data-leaf="{esc(leaf)}">'
         '<h2 id="v-h">Verification in your browser</h2>'
-        '<p>Inclusion proof and checkpoint signature: '
+        "<p>Inclusion proof and checkpoint signature: "
         '<output id="verify-status" aria-live="polite">not checked</output></p>'
         "<noscript><p>The in-browser check needs JavaScript; everything else on this page "
-        "works without it.</p></noscript><ol id=\"verify-steps\"></ol></section>"
+        'works without it.</p></noscript><ol id="verify-steps"></ol></section>'
     )
     body = f"<h1>{esc(title)}</h1>" + dl(rows) + verify
     if d.certificate:
         body += _cert(d.certificate)
     body += _content(r)
     if links:
-        what = "CT log entry of its certificate" if r.view.family == "rekor" else (
-            "Rekor entries signed with this certificate"
+        what = (
+            "CT log entry of its certificate"
+            if r.view.family == "rekor"
+            else ("Rekor entries signed with this certificate")
         )
         items = "".join(
             f"<li>{link(entry_href(x), f'{x.view.label} entry {x.index}')}</li>" for x in links
         )
-        body += f'<section aria-labelledby="l-h"><h2 id="l-h">{esc(what)}</h2><ul>{items}</ul></section>'
-    dl_links = [link(f"/api/explorer/v1/entries/{r.uuid}?log={r.view.name}", "Entry and proof (JSON)")]
+        body += '<section aria-labelledby="l-h">'
+        body += f'<h2 id="l-h">{esc(what)}</h2><ul>{items}</ul></section>'
+    dl_links = [
+        link(f"/api/explorer/v1/entries/{r.uuid}?log={r.view.name}", "Entry and proof (JSON)")
+    ]
     if bundle:
         dl_links.insert(0, link(f"/entry/{r.uuid}/bundle?log={r.view.name}", "Sigstore bundle"))
     body += (
@@ -135,7 +142,8 @@ def entry(r: Record, links: list[Record], bundle: bool) -> str:
         + "".join(f"<li>{x}</li>" for x in dl_links)
         + "</ul></section>"
     )
-    body += f"<details><summary>Entry body</summary><pre class=\"wrap\">{esc(r.body.decode('utf-8', 'replace'))}</pre></details>"
+    text = esc(r.body.decode("utf-8", "replace"))
+    body += f'<details><summary>Entry body</summary><pre class="wrap">{text}</pre></details>'
     return page(title, body, script=True)
 
 
@@ -155,7 +163,9 @@ def chart(name: str, s: Series) -> str:
                 f' height="{h:.1f}"><title>{esc(when)}: {c}</title></rect>'
             )
     total = sum(s.counts)
-    label = f"{name}: {total} entries in the last {n // 24} days, at most {max(s.counts)} in one hour"
+    label = (
+        f"{name}: {total} entries in the last {n // 24} days, at most {max(s.counts)} in one hour"
+    )
     return (
         f'<figure><svg viewBox="0 0 {width} {height}" role="img" aria-label="{esc(label)}"'
         f' class="chart">{"".join(bars)}<line x1="0" y1="{height}" x2="{width}" y2="{height}"/>'
@@ -165,22 +175,35 @@ def chart(name: str, s: Series) -> str:
 
 def instance(info: dict[str, Any], charts: list[str]) -> str:
     logs = [
-        [esc(x["label"]), esc(x["size"]), code(x["origin"]), f'<pre class="note">{esc(x["checkpoint"])}</pre>']
+        [
+            esc(x["label"]),
+            esc(x["size"]),
+            code(x["origin"]),
+            f'<pre class="note">{esc(x["checkpoint"])}</pre>',
+        ]
         for x in info["logs"]
     ]
     body = "<h1>Instance</h1>" + dl(
         [("URL", code(info["url"])), ("Version", code(f"sceau {info['version']}"))]
     )
     body += '<section aria-labelledby="logs-h"><h2 id="logs-h">Logs</h2>'
-    body += table("Each log's size and latest checkpoint", ["Log", "Size", "Origin", "Checkpoint"], logs)
+    body += table(
+        "Each log's size and latest checkpoint", ["Log", "Size", "Origin", "Checkpoint"], logs
+    )
     body += "<h3>Entries per hour</h3>" + "".join(charts) + "</section>"
     keys = [
         [esc(k["role"]), code(k["id"]), esc(k["start"]), esc(k["end"] or "open")]
         for k in info["keys"]
     ]
     body += '<section aria-labelledby="keys-h"><h2 id="keys-h">Keys in the trusted root</h2>'
-    body += table("Validity periods (a rotation shows as an ended key and its successor)",
-                  ["Role", "Key / log ID", "Valid from", "Valid until"], keys) + "</section>"
+    body += (
+        table(
+            "Validity periods (a rotation shows as an ended key and its successor)",
+            ["Role", "Key / log ID", "Valid from", "Valid until"],
+            keys,
+        )
+        + "</section>"
+    )
     tuf = [[esc(r), esc(v), esc(e)] for r, v, e in info["tuf"]]
     body += '<section aria-labelledby="tuf-h"><h2 id="tuf-h">TUF metadata</h2>'
     body += table("Expiry of the TUF roles", ["Role", "Version", "Expires"], tuf) + "</section>"

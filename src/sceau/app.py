@@ -192,6 +192,10 @@ def _explorer(p: _Parts) -> None:
         rekor_idents=idents,
     )
     p.routes += build_explorer(config)
+    if p.rekor is not None:
+        from sceau.services.explorer.openapi import paths
+
+        p.rekor.openapi["paths"].update(paths())
 
 
 def _dev_issuer(p: _Parts, serve_routes: bool) -> None:

@@ -138,6 +138,7 @@ def test_instance_page(
     assert b.execute("return document.querySelectorAll('svg.chart rect').length;") >= 3
     assert "timestamp" in b.text("#tuf-h + div table")
     assert f"sigstore --instance {instance.url}/tuf" in b.text("#cmd-h + pre")
+    b.resize(1280, 2000)  # the whole page, charts included
     keep_screenshot("explorer-instance.png", b.screenshot())
 
 

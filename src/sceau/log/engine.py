@@ -38,6 +38,8 @@ from sceau.log.integrate import (
     TileKey,
     TreeEdge,
     TreeHasher,
+    bundle_entry,
+    bundle_offset,
     integrate,
     join_bundle,
     split_bundle,
@@ -508,6 +510,9 @@ class Log:
         level, idx = key
         cache_key = (self.name, level, idx)
         data = self.engine._cache.get(cache_key)
+        if data is not None and level == ENTRIES:
+            # Only full bundles are cached, checked when they were: cut, don't re-split.
+            return data if width == TILE_WIDTH else data[: bundle_offset(data, width)]
         if data is None:
             data = self._storage.read_tiles(self.name, [key]).get(key)
             if data is None:
@@ -593,7 +598,20 @@ class Log:
         return await self._read(read)
 
     async def get_entry(self, index: int) -> bytes:
-        return (await self.get_entries(index, index + 1))[0]
+        """One entry, read out of its bundle without splitting the bundle (the explorer
+        and the APIs' reads by index)."""
+        if index >= self.size:
+            await self.latest()
+        size = self.size
+        if not 0 <= index < size:
+            raise NotFound(f"no entries in [{index}, {index + 1}) for tree size {size}")
+        b = index >> TILE_HEIGHT
+
+        def read() -> bytes:
+            data = self._read_tile_sync((ENTRIES, b), tile_width_at(ENTRIES, b, size))
+            return bundle_entry(data, index - (b << TILE_HEIGHT))
+
+        return await self._read(read)
 
     async def entry_time(self, index: int) -> int:
         if index >= self.size:

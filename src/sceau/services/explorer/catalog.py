@@ -6,6 +6,7 @@ every lookup carries a limit, so a search costs a bounded number of index reads.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from sceau.services.ct.rfc6962 import (
 from sceau.services.explorer.entries import Decoded, decode_ct, decode_rekor
 
 LINK_LIMIT = 10  # entries linked from one certificate (CT ↔ Rekor)
+CACHE_SIZE = 4096  # decoded entries kept: a log entry never changes once it is logged
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,11 @@ class Record:
 
 
 class Catalog:
-    def __init__(self, views: list[LogView]) -> None:
+    def __init__(self, views: list[LogView], cache_size: int = CACHE_SIZE) -> None:
         self.views = views
         self.by_name = {v.name: v for v in views}
+        self._cache: OrderedDict[tuple[str, int, bool], Record] = OrderedDict()
+        self._cache_size = cache_size
 
     def rekor(self) -> list[LogView]:
         return [v for v in self.views if v.family == "rekor"]
@@ -63,18 +67,32 @@ class Catalog:
     async def find_uuid(
         self, leaf_hash: bytes, only: str | None = None
     ) -> list[tuple[LogView, int]]:
-        out = []
+        """The entry whose leaf hash is ``leaf_hash``: the first log holding it (Rekor v1,
+        v2, CT; their leaves differ in shape, so a leaf is in at most one of them)."""
         for view in self.views:
             if only is not None and view.name != only:
                 continue
             index = await view.log.find_leaf(leaf_hash)
             if index is not None:
-                out.append((view, index))
-        return out
+                return [(view, index)]
+        return []
 
-    async def record(self, view: LogView, index: int) -> Record:
+    async def record(self, view: LogView, index: int, full: bool = True) -> Record:
+        """Entry ``index`` decoded (``full``: for its page; else for a result row)."""
+        key = (view.name, index, full)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
         if index >= await self.size(view):
             raise NotFound(f"{view.label} has no entry at index {index}")
+        record = await self._load(view, index, full)
+        self._cache[key] = record
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return record
+
+    async def _load(self, view: LogView, index: int, full: bool) -> Record:
         body = await view.log.get_entry(index)
         try:
             time_ms: int | None = await view.log.entry_time(index)
@@ -82,9 +100,9 @@ class Catalog:
             time_ms = None
         lh = merkle.leaf_hash(body)
         if view.family == "ct":
-            decoded = decode_ct(body, await self._precert(view, lh, body))
+            decoded = decode_ct(body, await self._precert(view, lh, body), full)
         else:
-            decoded = decode_rekor(body)
+            decoded = decode_rekor(body, full)
         return Record(view, index, body, lh, time_ms, decoded)
 
     async def _precert(self, view: LogView, lh: bytes, leaf: bytes) -> bytes | None:

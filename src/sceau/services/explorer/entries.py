@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sceau.services.ct.rfc6962 import CodecError, EntryType, parse_merkle_tree_leaf
-from sceau.services.explorer.certs import CertView, describe, describe_pem, iso_ms
+from sceau.services.explorer.certs import CertView, describe, identities_of, iso_ms, pem_to_der
 
 
 @dataclass
@@ -30,12 +30,24 @@ class Decoded:
     subjects: list[tuple[str, str]] = field(default_factory=list)  # (name, alg:hex)
     ct: dict[str, str] = field(default_factory=dict)
     note: str = ""
+    identities: list[str] = field(default_factory=list)  # set in light decodes too
+    full: bool = True  # False: a result row's decode (identities only, no CertView)
 
     @property
     def identity(self) -> str:
-        if self.certificate and self.certificate.identities:
-            return ", ".join(self.certificate.identities)
+        if self.identities:
+            return ", ".join(self.identities)
         return "(public key)" if self.public_key else "-"
+
+    def certificate_der(self, der: bytes) -> None:
+        """Take the signing certificate (the first one seen wins)."""
+        if self.certificate is not None or self.identities:
+            return
+        if self.full:
+            self.certificate = describe(der)
+            self.identities = self.certificate.identities if self.certificate else []
+        else:
+            self.identities = identities_of(der)
 
 
 def _b64(value: object) -> bytes:
@@ -57,7 +69,9 @@ def _get(doc: Any, *path: str) -> Any:
 
 def _pem_material(pem: bytes, out: Decoded) -> None:
     if b"CERTIFICATE" in pem:
-        out.certificate = out.certificate or describe_pem(pem)
+        der = pem_to_der(pem)
+        if der:
+            out.certificate_der(der)
     elif pem.startswith(b"-----BEGIN") and out.public_key is None:
         out.public_key = pem.decode("ascii", "replace")
 
@@ -65,7 +79,7 @@ def _pem_material(pem: bytes, out: Decoded) -> None:
 def _verifier_v2(verifier: Any, out: Decoded) -> None:
     der = _b64(_get(verifier, "x509Certificate", "rawBytes"))
     if der:
-        out.certificate = out.certificate or describe(der)
+        out.certificate_der(der)
         return
     spki = _b64(_get(verifier, "publicKey", "rawBytes"))
     if spki and out.public_key is None:
@@ -78,13 +92,14 @@ def _verifier_v2(verifier: Any, out: Decoded) -> None:
 _V2_ALG = {"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512"}
 
 
-def decode_rekor(body: bytes) -> Decoded:
+def decode_rekor(body: bytes, full: bool = True) -> Decoded:
+    """``full``: everything the entry page shows; else what a result row shows."""
     try:
         doc = json.loads(body)
     except ValueError:
         return Decoded("unknown", note="the entry is not JSON")
     kind, version = str(_get(doc, "kind")), str(_get(doc, "apiVersion"))
-    out = Decoded(kind, version)
+    out = Decoded(kind, version, full=full)
     spec = _get(doc, "spec")
     if kind == "hashedrekord" and version == "0.0.1":
         h = _get(spec, "data", "hash")
@@ -146,18 +161,19 @@ def _intoto_subjects(payload: bytes, out: Decoded) -> None:
                 out.subjects.append((str(_get(subject, "name")), f"{alg}:{value}"))
 
 
-def decode_ct(leaf: bytes, precert: bytes | None) -> Decoded:
+def decode_ct(leaf: bytes, precert: bytes | None, full: bool = True) -> Decoded:
     """A CT ``MerkleTreeLeaf``; ``precert`` is the stored precertificate (extra data)."""
     try:
         parsed = parse_merkle_tree_leaf(leaf)
     except CodecError as e:
         return Decoded("ct", note=f"unreadable leaf: {e.message}")
-    out = Decoded("x509_entry" if parsed.entry_type is EntryType.X509 else "precert_entry")
+    kind = "x509_entry" if parsed.entry_type is EntryType.X509 else "precert_entry"
+    out = Decoded(kind, full=full)
     out.ct = {"timestamp": iso_ms(parsed.timestamp_ms)}
     if parsed.entry_type is EntryType.X509:
-        out.certificate = describe(parsed.signed_entry[3:])
+        out.certificate_der(parsed.signed_entry[3:])
     else:
         out.ct["issuerKeyHash"] = parsed.signed_entry[:32].hex()
         if precert:
-            out.certificate = describe(precert)
+            out.certificate_der(precert)
     return out

@@ -132,7 +132,7 @@ class Explorer:
             return []
         families = {"ct"} if r.view.family == "rekor" else {"rekor"}
         found = await self.catalog.by_serial(cert.serial, families)
-        return [await self.catalog.record(v, i) for v, i in found]
+        return [await self.catalog.record(v, i, full=False) for v, i in found]
 
     async def _recent(self, per_log: int) -> list[Record]:
         out = []
@@ -140,7 +140,7 @@ class Explorer:
             size = await self.catalog.size(view)
             first = 1 if view.family == "rekor" else 0  # Rekor's index 0 is a placeholder
             for index in range(size - 1, max(first, size - per_log) - 1, -1):
-                out.append(await self.catalog.record(view, index))
+                out.append(await self.catalog.record(view, index, full=False))
         return out
 
     # -- pages ----------------------------------------------------------------------------

@@ -60,5 +60,5 @@ async def search(catalog: Catalog, q: Query, page: int) -> Results:
     order = {v.name: n for n, v in enumerate(catalog.views)}
     hits = sorted(seen.values(), key=lambda h: (order[h[0].name], h[1]))
     window = hits[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    records = [await catalog.record(view, index) for view, index in window]
+    records = [await catalog.record(view, index, full=False) for view, index in window]
     return Results(q, page, records, more=len(hits) > page * PAGE_SIZE)

@@ -167,7 +167,8 @@ def chart(name: str, s: Series) -> str:
         f"{name}: {total} entries in the last {n // 24} days, at most {max(s.counts)} in one hour"
     )
     return (
-        f'<figure><svg viewBox="0 0 {width} {height}" role="img" aria-label="{esc(label)}"'
+        f'<figure><svg viewBox="0 0 {width} {height}" preserveAspectRatio="none" role="img"'
+        f' aria-label="{esc(label)}"'
         f' class="chart">{"".join(bars)}<line x1="0" y1="{height}" x2="{width}" y2="{height}"/>'
         f"</svg><figcaption>{esc(label)} (from {esc(iso_ms(s.start_ms))})</figcaption></figure>"
     )

@@ -198,7 +198,8 @@
     if (entry.index !== Number(section.dataset.index)) throw new Error("the proof is for another index");
     const proof = entry.hashes.map(unhex);
     const root = await rootFromProof(entry.index, entry.treeSize, lh, proof);
-    step(`inclusion proof (${proof.length} hashes) leads to root ${hex(root).slice(0, 16)}…`, true);
+    const n = proof.length === 1 ? "1 hash" : `${proof.length} hashes`;
+    step(`inclusion proof (${n}) leads to root ${hex(root).slice(0, 16)}…`, true);
 
     const note = parseNote(entry.checkpoint);
     if (note.size !== entry.treeSize) throw new Error("the checkpoint is for another tree size");

@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import base64
 import hashlib
+import json
 import random
 import re
 import shutil
@@ -140,9 +141,11 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def latencies(base: str, paths: dict[str, object], requests: int) -> None:
+def latencies(base: str, paths: dict[str, object], requests: int) -> float:
+    """Print p50/p99 per kind of request; return the overall p50 (ms)."""
     import httpx
 
+    every: list[float] = []
     with httpx.Client(base_url=base, timeout=30) as client:
         for name, make in paths.items():
             times = []
@@ -153,10 +156,12 @@ def latencies(base: str, paths: dict[str, object], requests: int) -> None:
                 times.append((time.perf_counter() - t0) * 1000)
                 if r.status_code != 200:
                     raise SystemExit(f"{path} answered {r.status_code}: {r.text[:300]}")
+            every += times
             print(
                 f"  {name:26s} p50 {pct(times, 0.5):7.1f} ms   p99 {pct(times, 0.99):7.1f} ms"
                 f"   ({requests} requests)"
             )
+    return pct(every, 0.5)
 
 
 EXPLORER_LUA = r"""
@@ -192,14 +197,16 @@ class ExplorerLoad:
     each pausing ``connections / rate`` seconds between requests."""
 
     def __init__(self, base: str, paths: dict[str, object], rate: float, seconds: int,
-                 tmp: Path, connections: int = 5) -> None:  # fmt: skip
+                 tmp: Path, connections: int = 20, latency_ms: float = 5) -> None:  # fmt: skip
         makers = list(paths.values())
         lines = [makers[n % len(makers)]() for n in range(5000)]  # type: ignore[operator]
         self.paths = tmp / "explorer-paths.txt"
         self.paths.write_text("\n".join(lines) + "\n")
         self.script = tmp / "explorer.lua"
         self.script.write_text(EXPLORER_LUA % {})
-        gap_ms = int(1000 * connections / rate)
+        # Each connection waits gap + response time between requests: aim the sum at
+        # connections / rate, with the response time measured beforehand.
+        gap_ms = max(1, int(1000 * connections / rate - latency_ms))
         self.cmd = [
             "wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds + 2}s", "--latency",
             "--timeout", "10s", "-s", str(self.script), base + "/", "--",
@@ -247,6 +254,7 @@ def main() -> int:
     p.add_argument("--explorer-rate", type=float, default=50)
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--max-rate", type=int, default=3000, help="write requests/s to pre-generate")
+    p.add_argument("--dir", type=Path, help="keep the filled instance here; reuse it if it exists")
     args = p.parse_args()
     use_wrk = shutil.which("wrk") is not None
     if not use_wrk:
@@ -254,17 +262,24 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="sceau-explorer-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        directory = tmp / "sceau"
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
+        directory = args.dir or tmp / "sceau"
         sceau = [sys.executable, "-m", "sceau"]
-        subprocess.run([*sceau, "init", "--dir", str(directory), "--url", url],
-                       check=True, capture_output=True)  # fmt: skip
-        certs = certificates(SIGNERS)
-        print(f"filling Rekor v1 with {args.entries:,} entries ({SIGNERS} signers, 5 terms each)")
-        t0 = time.monotonic()
-        asyncio.run(fill(directory, args.entries, certs))
-        print(f"  done in {time.monotonic() - t0:.0f} s")
+        if (directory / "certs.json").exists():
+            certs = [tuple(c) for c in json.loads((directory / "certs.json").read_text())]
+            saved = json.loads((directory / "bench.json").read_text())
+            url, args.entries = saved["url"], saved["entries"]
+            print(f"reusing the instance in {directory} ({args.entries:,} entries filled)")
+        else:
+            url = f"http://127.0.0.1:{free_port()}"
+            subprocess.run([*sceau, "init", "--dir", str(directory), "--url", url],
+                           check=True, capture_output=True)  # fmt: skip
+            certs = certificates(SIGNERS)
+            print(f"filling Rekor v1 with {args.entries:,} entries ({SIGNERS} signers, 5 terms)")
+            t0 = time.monotonic()
+            asyncio.run(fill(directory, args.entries, certs))
+            print(f"  done in {time.monotonic() - t0:.0f} s")
+            (directory / "bench.json").write_text(json.dumps({"url": url, "entries": args.entries}))
+            (directory / "certs.json").write_text(json.dumps(certs))
 
         log = (tmp / "serve.log").open("wb")
         proc = subprocess.Popen(
@@ -275,7 +290,7 @@ def main() -> int:
             wait_until_ok(f"{url}/healthz", [proc], 120)
             paths = explorer_paths(args.entries, certs)
             print(f"explorer latency, one request at a time, log of {args.entries + 1:,} entries:")
-            latencies(url, paths, args.requests)
+            p50 = latencies(url, paths, args.requests)
 
             print(
                 f"write throughput ({'wrk' if use_wrk else 'httpx'}, {args.connections} "
@@ -289,7 +304,9 @@ def main() -> int:
                 generate(args.max_rate * args.seconds, "v1", sets[-1])
             for n in range(args.rounds):
                 without.append(write_round(url, args, sets[2 * n], use_wrk))
-                load = ExplorerLoad(url, paths, args.explorer_rate, args.seconds, tmp)
+                load = ExplorerLoad(
+                    url, paths, args.explorer_rate, args.seconds, tmp, latency_ms=p50
+                )
                 with load:
                     with_load.append(write_round(url, args, sets[2 * n + 1], use_wrk))
                 r = load.result

@@ -7,6 +7,7 @@ an unknown UUID a 404 page); the JSON API answers the service-wide JSON errors.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -151,8 +152,8 @@ class Explorer:
 
     async def search_page(self, request: Request) -> Response:
         raw = request.query_params.get("q")
-        if raw is None:
-            return _html(views.home([], []))
+        if raw is None:  # the bare path: the search box, as on the home page
+            return await self.home(request)
         try:
             q = parse_query(raw)
             page = parse_page(request.query_params.get("page"))
@@ -227,8 +228,6 @@ class Explorer:
         r = await self._record(request)
         cp = await r.view.log.latest()
         proof = await r.view.log.inclusion_proof(r.index, cp.size)
-        import base64
-
         return JSONResponse(
             {
                 **self._summary(r),
@@ -241,13 +240,13 @@ class Explorer:
 
     async def api_recent(self, request: Request) -> Response:
         raw = request.query_params.get("limit", str(RECENT))
-        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw[:3]) <= 20 or len(raw) > 3:
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 2 and 1 <= int(raw) <= 20):
             raise InputError("limit must be between 1 and 20")
         return JSONResponse([self._summary(r) for r in await self._recent(int(raw))])
 
     async def api_stats(self, request: Request) -> Response:
         raw = request.query_params.get("hours", str(DEFAULT_HOURS))
-        if not raw.isascii() or not raw.isdigit() or len(raw) > 4 or not 1 <= int(raw) <= MAX_HOURS:
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 4 and 1 <= int(raw) <= MAX_HOURS):
             raise InputError(f"hours must be between 1 and {MAX_HOURS}")
         out = {}
         for view in self.catalog.views:

@@ -8,6 +8,7 @@ from typing import Any
 from sceau.services.explorer.catalog import Record
 from sceau.services.explorer.certs import CertView, iso_ms
 from sceau.services.explorer.html import code, dl, esc, link, message, page, table, url_q
+from sceau.services.explorer.query import PAGE_SIZE
 from sceau.services.explorer.search import Results
 from sceau.services.explorer.stats import HOUR_MS, Series
 
@@ -36,7 +37,7 @@ def results(res: Results) -> str:
     if not res.records:
         body = message("info", f"No entry matches this {q.kind.replace('_', ' ')}.")
         return page(title, f"<h1>{esc(title)}</h1>{body}", q=q.value)
-    first = (res.page - 1) * 20 + 1
+    first = (res.page - 1) * PAGE_SIZE + 1
     caption = f"Entries {first}–{first + len(res.records) - 1} ({q.kind.replace('_', ' ')})"
     nav = []
     base = f"/search?q={url_q(q.value)}"

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from bench.local_server import NotServing, wait_until_ok
-from tests.idp.webdriver import chromedriver
 from tests.instance import ServedInstance, client_env, served_instance, stop
 from tests.serving import free_port
+from tests.webdriver import chromedriver
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 CLIENT_ID = "sceau-cli"  # deliberately not "sigstore": the token's aud is this client id

@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from tests.idp.conftest import CLIENT_ID, oidc_provider
-from tests.idp.webdriver import Browser, browser
 from tests.instance import ServedInstance, served_instance
+from tests.webdriver import Browser, browser
 
 pytestmark = [pytest.mark.interop, pytest.mark.server, pytest.mark.slow]
 

@@ -1,4 +1,5 @@
-"""Schemathesis against the Rekor OpenAPI document the served instance publishes.
+"""Schemathesis against the OpenAPI document the served instance publishes (Rekor's API
+and the explorer's JSON API).
 
 The schema is fetched from ``/api/openapi.json`` of the running instance; every operation
 gets a bounded number of generated requests, positive (schema-conforming) and negative
@@ -17,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
+from sceau.services.explorer.openapi import paths as explorer_paths
 from sceau.services.rekor import openapi
 from tests.robustness.conftest import Instance
 
@@ -26,7 +28,7 @@ EXAMPLES = 25
 # Operation names, for test ids; the test checks the served document has the same ones.
 OPERATIONS = sorted(
     f"{method.upper()} {path}"
-    for path, item in openapi.document()["paths"].items()
+    for path, item in {**openapi.document()["paths"], **explorer_paths()}.items()
     for method in item
     if method in ("get", "post", "put", "delete", "patch")
 )
@@ -38,6 +40,7 @@ NO_NEGATIVE = {
     "GET /api/v1/log/publicKey",
     "GET /api/v2/checkpoint",
     "GET /api/v2/tile/{path}",
+    "GET /api/explorer/v1/trusted-root",
 }
 CASES = [
     pytest.param(op, mode, id=f"{op}-{mode.value}")

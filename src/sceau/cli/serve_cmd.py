@@ -22,7 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--only",
         default=None,
-        help="comma-separated subset of ca,ct,rekor,tsa,tuf,oidc (and witness, only when named)",
+        help="comma-separated subset of ca,ct,rekor,tsa,tuf,oidc,explorer "
+        "(and witness, only when named)",
     )
     p.add_argument("--dev-oidc", action="store_true", help="serve the development OIDC issuer")
     p.add_argument("--init", action="store_true", help="create the instance first if missing")

@@ -33,7 +33,7 @@ from sceau.services.admission import (
 
 log = logging.getLogger("sceau.app")
 
-SERVICES = ("ca", "ct", "rekor", "tsa", "tuf", "oidc")
+SERVICES = ("ca", "ct", "rekor", "tsa", "tuf", "oidc", "explorer")
 OPTIONAL_SERVICES = ("witness",)  # served only when named in --only
 LOG_SERVICES = frozenset({"rekor", "ct"})  # the services that keep a log in the engine
 FULCIO_ISSUER_KEYS = ("oidc-issuers", "meta-issuers", "ci-issuer-metadata")
@@ -106,6 +106,7 @@ class _Parts:
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
     background: list[Callable[[], Coroutine[Any, Any, Any]]] = field(default_factory=list)
     engine: Any = None
+    rekor: Any = None
     ct_log: Any = None
     dev: Any = None
     admission: AdmissionSettings = field(default_factory=AdmissionSettings)
@@ -149,7 +150,8 @@ def _rekor(p: _Parts) -> None:
         tree_id=p.cfg.get("rekor", "tree_id"),
         wrap_v2=_cosigning(p),
     )
-    p.routes += build_rekor(p.engine, config).routes
+    p.rekor = build_rekor(p.engine, config)
+    p.routes += p.rekor.routes
 
 
 def _cosigning(p: _Parts) -> Callable[[Any], Any] | None:
@@ -198,6 +200,35 @@ def _ct(p: _Parts) -> None:
     # The same tree as C2SP tlog-tiles (checkpoint + tiles), for monitors and witnesses.
     p.routes += read_routes(p.ct_log.log, "/ct")
     p.closers.append(p.ct_log.close)
+
+
+def _explorer(p: _Parts) -> None:
+    """The web explorer over the logs served here (it reads; it never writes)."""
+    from sceau import __version__
+    from sceau.services.explorer import ExplorerConfig, build_explorer
+    from sceau.services.explorer.catalog import LogView
+
+    views: list[LogView] = []
+    idents: dict[str, Any] = {}
+    if p.rekor is not None:
+        views.append(LogView("rekor-v1", "Rekor v1", "rekor", p.rekor.v1_log))
+        views.append(LogView("rekor-v2", "Rekor v2", "rekor", p.rekor.v2_log))
+        idents = {"rekor-v1": p.rekor.v1, "rekor-v2": p.rekor.v2}
+    if p.ct_log is not None:
+        views.append(LogView("ct", "CT log", "ct", p.ct_log.log, p.ct_log))
+    config = ExplorerConfig(
+        url=p.cfg.url,
+        views=views,
+        trusted_root=p.cfg.trust_dir / "trusted_root.json",
+        tuf_dir=p.cfg.tuf_dir,
+        version=__version__,
+        rekor_idents=idents,
+    )
+    p.routes += build_explorer(config)
+    if p.rekor is not None:
+        from sceau.services.explorer.openapi import paths
+
+        p.rekor.openapi["paths"].update(paths())
 
 
 def _dev_issuer(p: _Parts, serve_routes: bool) -> None:
@@ -322,6 +353,8 @@ def build_app(
         dev_oidc = bool(cfg.get("oidc", "dev", False))
     if not dev_oidc:
         services.discard("oidc")
+    if not cfg.get("explorer", "enabled", True):
+        services.discard("explorer")
     p = _Parts(cfg, Material.load(cfg))
     # Order matters: the logs join the engine before it starts; the CA uses the CT log and
     # the dev issuer if they are built here.
@@ -344,6 +377,8 @@ def build_app(
         _tuf(p)
     if "witness" in services:
         _witness(p)
+    if "explorer" in services:
+        _explorer(p)
     metrics = _Metrics()
     _health_and_metrics(p, services, metrics)
 

@@ -44,6 +44,30 @@ def split_bundle(data: bytes) -> list[bytes]:
     return out
 
 
+def bundle_offset(data: bytes, count: int) -> int:
+    """Where entry ``count`` of a bundle starts (the end of the first ``count`` entries),
+    found by hopping over length prefixes: no copy of the entries before it."""
+    pos, end = 0, len(data)
+    for _ in range(count):
+        if pos + 2 > end:
+            raise InternalError("entry bundle is truncated (length prefix)")
+        pos += 2 + int.from_bytes(data[pos : pos + 2], "big")
+    if pos > end:
+        raise InternalError("entry bundle is truncated (entry)")
+    return pos
+
+
+def bundle_entry(data: bytes, k: int) -> bytes:
+    """Entry ``k`` of a bundle (one entry read without splitting the whole bundle)."""
+    pos = bundle_offset(data, k)
+    if pos + 2 > len(data):
+        raise InternalError("entry bundle is truncated (length prefix)")
+    n = int.from_bytes(data[pos : pos + 2], "big")
+    if pos + 2 + n > len(data):
+        raise InternalError("entry bundle is truncated (entry)")
+    return bytes(data[pos + 2 : pos + 2 + n])
+
+
 def split_hashes(data: bytes) -> list[bytes]:
     if len(data) % 32:
         raise InternalError(f"tile of {len(data)} bytes is not a whole number of hashes")

@@ -171,7 +171,8 @@ class CTLog:
         fut: asyncio.Future[SCT] = asyncio.get_running_loop().create_future()
         self._inflight[dedup] = fut
         try:
-            sct = await self._log_entry(entry_type, entry, extra, dedup)
+            serial = f"serial:{certs[0].serial_number:x}"  # as Rekor files it (explorer)
+            sct = await self._log_entry(entry_type, entry, extra, dedup, serial)
             fut.set_result(sct)
             return sct
         except BaseException as e:
@@ -182,7 +183,7 @@ class CTLog:
             del self._inflight[dedup]
 
     async def _log_entry(
-        self, entry_type: EntryType, entry: bytes, extra: bytes, dedup: str
+        self, entry_type: EntryType, entry: bytes, extra: bytes, dedup: str, serial: str
     ) -> SCT:
         for index in await self.log.lookup(dedup, limit=1):
             leaf = parse_merkle_tree_leaf(await self.log.get_entry(index))
@@ -191,7 +192,7 @@ class CTLog:
         timestamp = int(time.time() * 1000)
         leaf_input = merkle_tree_leaf(timestamp, entry_type, entry)
         await self._extra.put(leaf_hash(leaf_input), extra)  # durable before the append
-        await self.log.append(leaf_input, keys=[dedup])
+        await self.log.append(leaf_input, keys=[dedup, serial])
         return self._sct(timestamp, entry_type, entry, b"")
 
     def _sct(self, timestamp: int, entry_type: EntryType, entry: bytes, ext: bytes) -> SCT:
@@ -279,6 +280,10 @@ class CTLog:
         if index is None or index >= tree_size:
             raise NotFound("no leaf with this hash in the tree of that size")
         return index, await self.log.inclusion_proof(index, tree_size)
+
+    async def extra_data(self, lh: bytes) -> bytes | None:
+        """The stored chain (and precertificate) of the leaf whose hash is ``lh``."""
+        return (await self._extra.get_many([lh])).get(lh)
 
     async def entries(self, start: int, end: int) -> list[Entry]:
         size = (await self.log.latest()).size

@@ -71,6 +71,7 @@ class RekorService:
     v1_log: LogAPI
     v2_log: LogAPI
     routes: list[BaseRoute]
+    openapi: dict[str, Any] = field(default_factory=dict)  # served at /api/openapi.json
 
     def app(self, engine: Any = None) -> Starlette:
         """A standalone ASGI app with only the Rekor routes; if ``engine`` is given, its
@@ -160,6 +161,7 @@ def build_rekor(engine: Any, config: RekorConfig) -> RekorService:
         v2_log = config.wrap_v2(v2_log)
     fetch = http_key_fetcher() if config.allow_key_urls else None
     doc = openapi.document()
+    doc["paths"] = dict(doc["paths"])  # others (the explorer) may add theirs
 
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(doc)
@@ -169,4 +171,4 @@ def build_rekor(engine: Any, config: RekorConfig) -> RekorService:
         *V2Api(v2_log, v2, config.limits, fetch).routes(),
         Route("/api/openapi.json", openapi_json, methods=["GET"]),
     ]
-    return RekorService(config, v1, v2, v1_log, v2_log, routes)
+    return RekorService(config, v1, v2, v1_log, v2_log, routes, doc)

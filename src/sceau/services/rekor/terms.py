@@ -10,6 +10,8 @@ kind, so a hash search never returns an entry because of its signing key:
   public-key search term)
 - ``email:<addr>``      SAN e-mail address, lower-case
 - ``subject:<value>``   any SAN identity (e-mail lower-case, URI / otherName exact)
+- ``serial:<hex>``      certificate serial number, lower-case hex without leading zeros
+  (the CT log files its leaves under the same term: the explorer links the two by it)
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ def email_term(address: str) -> str:
     return f"email:{address.lower()}"
 
 
+def serial_term(serial: int) -> str:
+    return f"serial:{serial:x}"
+
+
 def subject_term(value: str) -> str:
     """E-mail subjects are case-insensitive; URIs (workflow refs) are matched exactly."""
     if "@" in value and "://" not in value:
@@ -43,6 +49,8 @@ def material_terms(material: Material) -> list[str]:
     out = [key_term(material.key_hash())]
     out += [email_term(e) for e in material.emails()]
     out += [subject_term(s) for s in material.subjects()]
+    if material.certificate is not None:
+        out.append(serial_term(material.certificate.serial_number))
     return out
 
 

@@ -1,7 +1,9 @@
 """A real headless Chromium driven through chromedriver's W3C WebDriver HTTP API.
 
-A few endpoints are all the login tests need (navigate, find, type, click, read the URL and
-the page), so this talks to chromedriver with httpx instead of pulling in selenium.
+A few endpoints are all the browser tests need (navigate, find, type, click, read the URL,
+the page and an element's text, run a script, take a screenshot), so this talks to
+chromedriver with httpx instead of pulling in selenium. Used by tests/idp (logins) and
+tests/explorer (the log explorer).
 """
 
 from __future__ import annotations
@@ -59,6 +61,28 @@ class Browser:
 
     def click(self, css: str) -> None:
         self._call("POST", f"/element/{self.find(css)}/click", {})
+
+    def text(self, css: str) -> str:
+        """The rendered text of the element matching ``css``."""
+        return str(self._call("GET", f"/element/{self.find(css)}/text"))
+
+    def execute(self, script: str, *args: Any) -> Any:
+        """Run ``script`` (a function body) in the page and return its value."""
+        return self._call("POST", "/execute/sync", {"script": script, "args": list(args)})
+
+    def resize(self, width: int, height: int) -> None:
+        self._call("POST", "/window/rect", {"width": width, "height": height})
+
+    def screenshot(self) -> bytes:
+        """The viewport as PNG bytes."""
+        import base64
+
+        return base64.b64decode(self._call("GET", "/screenshot"))
+
+    def alert_open(self) -> bool:
+        """Whether a JavaScript dialog (alert/confirm/prompt) is showing."""
+        resp = self._http.get("/alert/text")
+        return resp.status_code == 200
 
     def wait_for(self, text: str, timeout: float = 40) -> None:
         """Poll until the page shows ``text`` (no fixed sleeps)."""

@@ -58,7 +58,7 @@ def test_serve_runs_every_service_with_health_and_metrics(instance):
         health = httpx.get(f"{url}/healthz").json()
         assert health["status"] == "ok"
         assert health["logs"] == {"rekor-v1": 1, "rekor-v2": 1, "ct": 0}  # genesis entries
-        assert health["services"] == ["ca", "ct", "oidc", "rekor", "tsa", "tuf"]
+        assert health["services"] == ["ca", "ct", "explorer", "oidc", "rekor", "tsa", "tuf"]
         assert httpx.get(f"{url}/api/v2/configuration").status_code == 200
         assert httpx.get(f"{url}/api/v1/timestamp/certchain").status_code == 200
         assert httpx.get(f"{url}/tuf/timestamp.json").status_code == 200

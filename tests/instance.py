@@ -99,10 +99,14 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def served_instance(
-    base: Path, env: dict[str, str] | None = None, init_args: Sequence[str] = ()
+    base: Path,
+    env: dict[str, str] | None = None,
+    init_args: Sequence[str] = (),
+    serve_args: Sequence[str] = ("--log-level", "warning"),
 ) -> Iterator[tuple[Path, str]]:
     """``sceau init [init_args]`` an instance in ``base/sceau`` on a free port, serve it in
-    a subprocess, and yield ``(instance dir, URL)`` once it is healthy."""
+    a subprocess (``sceau serve [serve_args]``, output in ``base/serve.log``), and yield
+    ``(instance dir, URL)`` once it is healthy."""
     url = f"http://127.0.0.1:{free_port()}"
     directory = base / "sceau"
     sceau = [sys.executable, "-m", "sceau"]
@@ -114,7 +118,7 @@ def served_instance(
     log = base / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [*sceau, "serve", "--dir", str(directory), "--log-level", "warning"],
+            [*sceau, "serve", "--dir", str(directory), *serve_args],
             stdout=out, stderr=subprocess.STDOUT, cwd=base, env=env,
         )  # fmt: skip
     try:

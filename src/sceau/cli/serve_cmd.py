@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import shlex
-import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -42,12 +42,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "sequencing under its lock",
     )
     p.add_argument("--log-level", default="info")
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text: one line per event with time, level and fields; json: one JSON object per line",
+    )
+    p.add_argument("--tls-cert", default=None, help="serve HTTPS: PEM certificate (chain)")
+    p.add_argument("--tls-key", default=None, help="serve HTTPS: PEM private key (mode 0600)")
 
 
 DEFAULT_URL = "http://127.0.0.1:8080"
+log = logging.getLogger("sceau.serve")
 
 
-def url_warnings(instance_url: str, asked_url: str | None, port: int, directory: str) -> list[str]:
+def unreachable_port(instance_url: str, port: int) -> bool:
+    """True when the instance URL is loopback and names another port than the one served:
+    no proxy can sit between, so clients told that URL cannot reach this server."""
+    parts = urlsplit(instance_url)
+    url_port = parts.port or (443 if parts.scheme == "https" else 80)
+    return port != url_port and parts.hostname in ("127.0.0.1", "localhost", "::1")
+
+
+def url_warnings(
+    instance_url: str, asked_url: str | None, port: int, directory: str, *, tls: bool = False
+) -> list[str]:
     """Say so when what the operator asked for is not what clients will be told: certificates,
     trust files and printed commands all carry the URL the instance was made with."""
     warnings = []
@@ -58,13 +77,41 @@ def url_warnings(instance_url: str, asked_url: str | None, port: int, directory:
         )
     parts = urlsplit(instance_url)
     url_port = parts.port or (443 if parts.scheme == "https" else 80)
-    if port != url_port and parts.hostname in ("127.0.0.1", "localhost", "::1"):
+    if unreachable_port(instance_url, port):
         warnings.append(
             f"listening on port {port} but the instance URL {instance_url} names port "
             f"{url_port}: clients on this machine will not reach it (no proxy can sit between "
-            "them on a loopback URL)"
+            f"them on a loopback URL). Serve on --port {url_port}, or make a new instance "
+            f"for this port: --dir NEW --init --url {parts.scheme}://{parts.hostname}:{port}"
+        )
+    if tls and parts.scheme == "http":
+        warnings.append(
+            f"serving HTTPS but the instance URL {instance_url} is http://: clients will "
+            "speak plain HTTP to it"
+        )
+    if not tls and parts.scheme == "https" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
+        warnings.append(
+            f"the instance URL {instance_url} is https:// on loopback but this server speaks "
+            "plain HTTP: give --tls-cert/--tls-key (no proxy can sit between on loopback)"
         )
     return warnings
+
+
+OMITTED = (
+    "(the commands to sign and verify are not printed: they would name {url}, which this "
+    "server does not answer)"
+)
+
+
+def announce(cfg, port: int, log_format: str = "text") -> None:  # type: ignore[no-untyped-def]
+    """Print the paste-able commands, unless they would point at a port nobody serves (or
+    the output is for a machine: ``--log-format json`` keeps every line JSON)."""
+    if log_format == "json":
+        log.info("serving %s", cfg.url, extra={"url": cfg.url, "port": port})
+    elif unreachable_port(cfg.url, port):
+        print(OMITTED.format(url=cfg.url), flush=True)
+    else:
+        print(instructions(cfg), flush=True)
 
 
 def instructions(cfg) -> str:  # type: ignore[no-untyped-def]
@@ -136,11 +183,14 @@ def check_dev_oidc(url: str, bind: str, *, configured: bool, asked: bool) -> Non
             "Set [oidc] dev = false and configure a real identity provider, or repeat "
             "--dev-oidc to serve it anyway"
         )
-    print(DEV_OIDC_BANNER.format(where=", ".join(exposed)), file=sys.stderr, flush=True)
+    logging.getLogger("sceau.serve").warning(DEV_OIDC_BANNER.format(where=", ".join(exposed)))
 
 
 def run(args: argparse.Namespace) -> int:
     from sceau.config import CONFIG_NAME, InstanceConfig
+    from sceau.telemetry.logs import configure, logging_config
+
+    configure(args.log_format, args.log_level)
     from sceau.instance.app import LOG_SERVICES, build_app, parse_only
     from sceau.services._http import tune_gc_for_serving
     from sceau.services.http_server import ServerLimits, serve, uvicorn_config
@@ -152,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
         from sceau.instance.init import init_instance
 
         init_instance(args.dir, url=args.url or DEFAULT_URL, dev_oidc=args.dev_oidc or None)
-        print(f"initialised a new instance in {args.dir}", file=sys.stderr)
+        log.info("initialised a new instance in %s", args.dir, extra={"dir": args.dir})
     cfg = InstanceConfig.load(args.dir)
     from sceau.instance.init import check_permissions
     from sceau.instance.rotate import recover_rotation
@@ -160,13 +210,22 @@ def run(args: argparse.Namespace) -> int:
     check_permissions(cfg.dir)
     recovered = recover_rotation(cfg)  # a `sceau rotate` that a crash interrupted
     if recovered:
-        print(f"warning: {recovered}", file=sys.stderr)
+        log.warning("%s", recovered)
     dev_oidc = True if args.dev_oidc else None
     parts = urlsplit(cfg.url)
     host = args.host or parts.hostname or "127.0.0.1"
     port = args.port or parts.port or (443 if parts.scheme == "https" else 80)
-    for warning in url_warnings(cfg.url, args.url, port, args.dir):
-        print(f"warning: {warning}", file=sys.stderr)
+    from sceau.services.tls import check_tls_files
+
+    tls = check_tls_files(args.tls_cert, args.tls_key)
+    # uvicorn logs through sceau's handler; the access line is sceau's (with the request id)
+    server_options: dict[str, Any] = {
+        **(tls.uvicorn_options() if tls else {}),
+        "log_config": logging_config(args.log_format, args.log_level),
+        "access_log": False,
+    }
+    for warning in url_warnings(cfg.url, args.url, port, args.dir, tls=tls is not None):
+        log.warning("%s", warning)
     check_dev_oidc(
         cfg.url, host, configured=bool(cfg.get("oidc", "dev", False)), asked=args.dev_oidc
     )
@@ -178,8 +237,8 @@ def run(args: argparse.Namespace) -> int:
     from sceau.instance.storage import is_shared
 
     if args.workers > 1 and not is_shared(cfg) and only & LOG_SERVICES:
-        print(instructions(cfg), flush=True)
-        return _serve_sequenced(cfg, only, dev_oidc, host, port, args, limits)
+        announce(cfg, port, args.log_format)
+        return _serve_sequenced(cfg, only, dev_oidc, host, port, args, limits, server_options)
     if args.workers > 1:
         import os
 
@@ -188,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
         os.environ["SCEAU_SERVE_ONLY"] = ",".join(sorted(only))
         os.environ["SCEAU_SERVE_DEV_OIDC"] = "1" if args.dev_oidc else ""
         os.environ["SCEAU_SERVE_PARENT"] = str(os.getpid())
-        print(instructions(cfg), flush=True)
+        announce(cfg, port, args.log_format)
         serve(
             uvicorn_config(
                 "sceau.cli.serve_cmd:worker_app",
@@ -198,16 +257,21 @@ def run(args: argparse.Namespace) -> int:
                 port=port,
                 workers=args.workers,
                 log_level=args.log_level,
-                access_log=True,
+                **server_options,
             )
         )
         return 0
     app = build_app(cfg, only=only, dev_oidc=dev_oidc)
-    print(instructions(cfg), flush=True)
+    announce(cfg, port, args.log_format)
     tune_gc_for_serving()
     serve(
         uvicorn_config(
-            app, limits=limits, host=host, port=port, log_level=args.log_level, access_log=True
+            app,
+            limits=limits,
+            host=host,
+            port=port,
+            log_level=args.log_level,
+            **server_options,
         )
     )
     return 0
@@ -221,6 +285,7 @@ def _serve_sequenced(
     port: int,
     args: argparse.Namespace,
     limits: ServerLimits,
+    server_options: dict[str, Any],
 ) -> int:
     """SQLite has one writer: ``args.workers`` processes serve HTTP (and do the parsing,
     verification and signing), this process owns the log engine and sequences for them."""
@@ -235,8 +300,8 @@ def _serve_sequenced(
         workers=args.workers,
         socket_path=socket_path_in(cfg.dir / "data"),
         log_level=args.log_level,
-        access_log=True,
         limits=limits,
+        server_options=server_options,
     )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +29,8 @@ from sceau.services.admission import (
     AdmissionSettings,
     LatencyGate,
 )
+from sceau.telemetry.metrics import HttpMetrics
+from sceau.telemetry.requests import RequestTelemetry
 
 log = logging.getLogger("sceau.app")
 
@@ -50,50 +51,6 @@ def parse_only(value: str | None) -> set[str]:
             f"unknown service(s) {', '.join(sorted(unknown))}; choose from {', '.join(known)}"
         )
     return chosen
-
-
-class _Metrics:
-    """Prometheus request metrics, labelled by route template (not raw path)."""
-
-    def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Histogram
-
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "sceau_http_requests_total",
-            "HTTP requests",
-            ["method", "route", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "sceau_http_request_seconds",
-            "HTTP request latency",
-            ["method", "route"],
-            registry=self.registry,
-        )
-
-    def middleware(self, app: Any) -> Any:
-        async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
-            if scope["type"] != "http":
-                await app(scope, receive, send)
-                return
-            status = {"code": 500}
-
-            async def send_status(message: dict[str, Any]) -> None:
-                if message["type"] == "http.response.start":
-                    status["code"] = message["status"]
-                await send(message)
-
-            start = time.perf_counter()
-            try:
-                await app(scope, receive, send_status)
-            finally:
-                route = scope.get("route")
-                name = getattr(route, "path", None) or "unmatched"
-                self.requests.labels(scope["method"], name, str(status["code"])).inc()
-                self.latency.labels(scope["method"], name).observe(time.perf_counter() - start)
-
-        return wrapped
 
 
 @dataclass
@@ -291,8 +248,16 @@ def _tuf(p: _Parts) -> None:
     p.background.append(lambda: refresh_periodically(repo))
 
 
-def _health_and_metrics(p: _Parts, services: set[str], metrics: _Metrics) -> None:
+def _health_and_metrics(p: _Parts, services: set[str], metrics: HttpMetrics) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from sceau.telemetry.metrics import REGISTRY, EngineCollector, ExpiryCollector
+
     engine = p.engine
+    engine_metrics = EngineCollector()
+    instance = CollectorRegistry()
+    instance.register(engine_metrics)
+    instance.register(ExpiryCollector(p.cfg.dir, p.cfg.tuf_dir, p.cfg.trust_dir))
 
     async def healthz(request: Request) -> JSONResponse:
         logs = {}
@@ -304,7 +269,9 @@ def _health_and_metrics(p: _Parts, services: set[str], metrics: _Metrics) -> Non
     async def metrics_endpoint(request: Request) -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        await engine_metrics.refresh(engine)
+        text = b"".join(generate_latest(r) for r in (metrics.registry, REGISTRY, instance))
+        return Response(text, media_type=CONTENT_TYPE_LATEST)
 
     p.routes += [
         Route("/healthz", healthz, methods=["GET"]),
@@ -379,16 +346,17 @@ def build_app(
         _witness(p)
     if "explorer" in services:
         _explorer(p)
-    metrics = _Metrics()
+    metrics = HttpMetrics()
     _health_and_metrics(p, services, metrics)
 
     p.admission = AdmissionSettings.from_config(cfg.raw.get("http", {}))
     p.gate = LatencyGate(p.admission.latency_budget, p.admission.min_in_flight)
     app = Starlette(routes=p.routes, lifespan=_lifespan(p))
     install_error_handlers(app)
-    # Writes are admitted (or shed) before any handler parses them; metrics count both.
+    # Writes are admitted (or shed) before any handler parses them; the request id, access
+    # line and metrics cover both.
     app.add_middleware(AdmissionMiddleware, settings=p.admission, gate=p.gate)
-    app.add_middleware(_ASGIWrap, wrap=metrics.middleware)
+    app.add_middleware(RequestTelemetry, metrics=metrics)
     app.state.engine = p.engine
     app.state.dev_issuer = p.dev
     return app
@@ -412,13 +380,3 @@ def create_logs(cfg: InstanceConfig) -> None:
         await engine.close()
 
     asyncio.run(create())
-
-
-class _ASGIWrap:
-    """Adapter so a plain ASGI wrapper can be added with ``add_middleware``."""
-
-    def __init__(self, app: Any, wrap: Any) -> None:
-        self._app = wrap(app)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self._app(scope, receive, send)

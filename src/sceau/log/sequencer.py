@@ -18,6 +18,7 @@ from sceau.log.integrate import MAX_ENTRY_SIZE, TileKey, TreeEdge, TreeHasher, i
 from sceau.log.model import AppendResult, LogConfig, TreeState, batch_write, tile_loader
 from sceau.log.storage import DuplicateLeaves, Lease, Storage, TreeHead
 from sceau.merkle import leaf_hash, verify_inclusion
+from sceau.telemetry.metrics import BATCH_SIZE, INTEGRATION_SECONDS
 
 log = logging.getLogger("sceau.log")
 
@@ -38,6 +39,7 @@ class _Pending:
     leaf_hash: bytes
     keys: Sequence[str]
     future: asyncio.Future[AppendResult]
+    arrived: float  # loop time, for the integration latency metric
     # later appends of the same entry while it waits: answered as duplicates of the first
     repeats: list[asyncio.Future[AppendResult]] | None = None
 
@@ -102,7 +104,7 @@ class Sequencer:
         pool = self._pool
         pending = pool.get(lh)
         if pending is None:
-            pool[lh] = _Pending(entry, lh, tuple(keys) if keys else (), fut)
+            pool[lh] = _Pending(entry, lh, tuple(keys) if keys else (), fut, loop.time())
             if len(pool) == 1:
                 self._first_arrival = loop.time()
                 self._wake.set()
@@ -149,6 +151,7 @@ class Sequencer:
                     # after a commit, so it is still right for the head it was built on)
                     log.error("log %s: reload after a failed batch failed: %s", self.name, e2)
             else:
+                self._observe(batch, loop.time())
                 for p, r in zip(batch, results, strict=True):
                     if not p.future.done():
                         p.future.set_result(r)
@@ -161,6 +164,15 @@ class Sequencer:
                 self._wake.clear()
                 if self._closing:
                     return
+
+    @property
+    def pending(self) -> int:
+        """Entries waiting or being sequenced (the write queue's depth)."""
+        return len(self._pool) + self._in_flight
+
+    def _observe(self, batch: list[_Pending], now: float) -> None:
+        BATCH_SIZE.labels(self.name).observe(len(batch))
+        INTEGRATION_SECONDS.labels(self.name).observe(now - batch[0].arrived)  # oldest first
 
     async def _gather(self, loop: asyncio.AbstractEventLoop, interval: float) -> None:
         """Wait until the pool should go: ``size`` entries, ``interval`` after the first one

@@ -443,6 +443,7 @@ def run_sequenced(
     access_log: bool = False,
     create_logs: bool = False,
     limits: ServerLimits | None = None,
+    server_options: dict[str, Any] | None = None,
 ) -> int:
     """Fork ``workers`` HTTP processes on ``host:port``, then run the sequencer here until
     SIGTERM/SIGINT.
@@ -482,8 +483,7 @@ def run_sequenced(
                     app,
                     limits=limits or ServerLimits(),
                     loop="uvloop",
-                    log_level=log_level,
-                    access_log=access_log,
+                    **{"log_level": log_level, "access_log": access_log, **(server_options or {})},
                 )
                 uvicorn.Server(config).run(sockets=[listen()])
             except BaseException:

@@ -17,6 +17,7 @@ from sceau.services.ca.ctclient import CTClient
 from sceau.services.ca.identity import Principal
 from sceau.services.ca.profile import LeafTemplate, final_certificate, pem, precertificate
 from sceau.services.ca.sct import verify_embedded_sct
+from sceau.telemetry.metrics import count_certificate
 
 _DER = serialization.Encoding.DER
 
@@ -53,6 +54,7 @@ class CertificateAuthority:
                 raise RemoteError(
                     f"CT log returned an SCT that does not verify: {e.message}"
                 ) from e
+        count_certificate(principal.issuer)
         return [cert, *self.chain.chain]
 
     async def issue_pem(self, principal: Principal, public_key: object) -> list[str]:

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from sceau.errors import RemoteError
+from sceau.telemetry.metrics import JWKS_FAILURES
 
 MAX_DOCUMENT_BYTES = 512 * 1024
 
@@ -110,6 +111,7 @@ class KeyCache:
         try:
             entry = await self._fetch_now(issuer, old)
         except RemoteError as e:
+            JWKS_FAILURES.labels(issuer).inc()
             self._failures[issuer] = (self._clock(), e)
             while len(self._failures) > self._max:
                 self._failures.popitem(last=False)

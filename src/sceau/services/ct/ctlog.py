@@ -44,6 +44,7 @@ from sceau.services.ct.rfc6962 import (
     sth_signature_input,
     x509_extra_data,
 )
+from sceau.telemetry.metrics import LOG_ENTRIES
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 MAX_CHAIN = 10
@@ -192,7 +193,9 @@ class CTLog:
         timestamp = int(time.time() * 1000)
         leaf_input = merkle_tree_leaf(timestamp, entry_type, entry)
         await self._extra.put(leaf_hash(leaf_input), extra)  # durable before the append
-        await self.log.append(leaf_input, keys=[dedup, serial])
+        r = await self.log.append(leaf_input, keys=[dedup, serial])
+        if not r.duplicate:
+            LOG_ENTRIES.labels("ct", "precert" if entry_type is EntryType.PRECERT else "x509").inc()
         return self._sct(timestamp, entry_type, entry, b"")
 
     def _sct(self, timestamp: int, entry_type: EntryType, entry: bytes, ext: bytes) -> SCT:

@@ -23,6 +23,7 @@ from sceau.services.rekor.logs import V1Identity
 from sceau.services.rekor.responses import json_response, v1_entry, v1_keyed
 from sceau.services.rekor.search import KeyFetcher, parse_query
 from sceau.services.rekor.types import Limits, from_v1_request
+from sceau.telemetry.metrics import LOG_ENTRIES
 
 _ENTRY_ID = re.compile(r"^(?:([0-9a-fA-F]{16}))?([0-9a-fA-F]{64})$")
 MAX_RETRIEVE = 10
@@ -75,6 +76,8 @@ class V1Api:
         body = await read_body(request, self.limits.v1_body)
         entry = from_v1_request(parse_json_object(body), self.limits, raw_size=len(body))
         r = await self.log.append(entry.body, keys=entry.keys)
+        if not r.duplicate:
+            LOG_ENTRIES.labels("rekor-v1", entry.kind).inc()
         base = request.scope["path"].rstrip("/")  # request.url would build a whole URL
         if r.duplicate:
             entry_id = self.ident.entry_id(r.leaf_hash)

@@ -31,6 +31,7 @@ from sceau.services.rekor.logs import V2Identity
 from sceau.services.rekor.responses import json_response, v2_entry
 from sceau.services.rekor.search import KeyFetcher, parse_query
 from sceau.services.rekor.types import Limits, from_v2_request
+from sceau.telemetry.metrics import LOG_ENTRIES
 
 
 @dataclass
@@ -56,6 +57,8 @@ class V2Api:
         body = await read_body(request, self.limits.v2_body)
         entry = from_v2_request(parse_json_object(body), self.limits)
         r = await self.log.append(entry.body, keys=entry.keys)
+        if not r.duplicate:
+            LOG_ENTRIES.labels("rekor-v2", entry.kind).inc()
         if r.duplicate:
             return JSONResponse(
                 error_body(

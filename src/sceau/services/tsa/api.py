@@ -17,6 +17,7 @@ from starlette.routing import Route
 from sceau.errors import UnsupportedMediaType
 from sceau.services._http import parse_json_object, read_body
 from sceau.services.tsa.responder import TimestampAuthority
+from sceau.telemetry.metrics import TSA_TOKENS
 
 TIMESTAMP_PATH = "/api/v1/timestamp"
 CERTCHAIN_PATH = "/api/v1/timestamp/certchain"
@@ -50,6 +51,7 @@ def routes(
                 f"unsupported Content-Type {media_type or '(none)'}: "
                 f"expected {QUERY_TYPE} or application/json"
             )
+        TSA_TOKENS.inc()
         return Response(reply, media_type=REPLY_TYPE)
 
     async def certchain(request: Request) -> Response:

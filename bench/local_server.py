@@ -4,6 +4,7 @@ port, and waiting until a started process answers."""
 from __future__ import annotations
 
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -25,9 +26,11 @@ def wait_until_ok(
     timeout: float = 30,
     *,
     ready: Callable[[], bool] = lambda: True,
+    verify: ssl.SSLContext | bool = True,
 ) -> None:
     """Poll ``GET url`` until it answers 200 (and ``ready()`` holds) while every process
-    in ``procs`` still runs; raise :class:`NotServing` otherwise."""
+    in ``procs`` still runs; raise :class:`NotServing` otherwise. ``verify``: httpx's (a CA
+    file for a server with a test certificate)."""
     import httpx
 
     deadline = time.monotonic() + timeout
@@ -36,7 +39,7 @@ def wait_until_ok(
             if proc.poll() is not None:
                 raise NotServing(f"the server exited with {proc.returncode} during start-up")
         try:
-            if ready() and httpx.get(url, timeout=1).status_code == 200:
+            if ready() and httpx.get(url, timeout=1, verify=verify).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

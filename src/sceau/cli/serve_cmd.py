@@ -53,6 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 DEFAULT_URL = "http://127.0.0.1:8080"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 log = logging.getLogger("sceau.serve")
 
 
@@ -61,7 +62,7 @@ def unreachable_port(instance_url: str, port: int) -> bool:
     no proxy can sit between, so clients told that URL cannot reach this server."""
     parts = urlsplit(instance_url)
     url_port = parts.port or (443 if parts.scheme == "https" else 80)
-    return port != url_port and parts.hostname in ("127.0.0.1", "localhost", "::1")
+    return port != url_port and parts.hostname in LOOPBACK
 
 
 def url_warnings(
@@ -80,19 +81,21 @@ def url_warnings(
     if unreachable_port(instance_url, port):
         warnings.append(
             f"listening on port {port} but the instance URL {instance_url} names port "
-            f"{url_port}: clients on this machine will not reach it (no proxy can sit between "
-            f"them on a loopback URL). Serve on --port {url_port}, or make a new instance "
-            f"for this port: --dir NEW --init --url {parts.scheme}://{parts.hostname}:{port}"
+            f"{url_port}: clients will not reach this server unless a proxy on this machine "
+            f"forwards {url_port} to {port}. Serve on --port {url_port}, or make a new "
+            f"instance for this port: --dir NEW --init --url "
+            f"{parts.scheme}://{parts.hostname}:{port}"
         )
     if tls and parts.scheme == "http":
         warnings.append(
             f"serving HTTPS but the instance URL {instance_url} is http://: clients will "
             "speak plain HTTP to it"
         )
-    if not tls and parts.scheme == "https" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
+    if not tls and parts.scheme == "https" and port == url_port and parts.hostname in LOOPBACK:
         warnings.append(
             f"the instance URL {instance_url} is https:// on loopback but this server speaks "
-            "plain HTTP: give --tls-cert/--tls-key (no proxy can sit between on loopback)"
+            "plain HTTP: give --tls-cert/--tls-key, unless a TLS proxy on this machine is in "
+            "front"
         )
     return warnings
 

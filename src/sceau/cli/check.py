@@ -22,6 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from sceau.instance.app import build_app
 
     cfg = InstanceConfig.load(args.dir)
+    _check_material(cfg)
     engine = build_app(cfg, only={"rekor", "ct"}, dev_oidc=False).state.engine
     engine.verify_entries = True
 
@@ -35,3 +36,25 @@ def run(args: argparse.Namespace) -> int:
     for name, size in asyncio.run(check()).items():
         print(f"{name}: {size} entries, every tile, entry and leaf-index row verified")
     return 0
+
+
+def _check_material(cfg) -> None:  # type: ignore[no-untyped-def]
+    """The keys load (mode 0600, passphrase right), the certificates parse, the trust
+    files and the TUF root are there: what a restored instance needs besides its logs."""
+    import json
+
+    from sceau.errors import InternalError
+    from sceau.instance.material import Material
+
+    material = Material.load(cfg)
+    for path in (
+        cfg.trust_dir / "trusted_root.json",
+        cfg.trust_dir / "signing_config.v0.2.json",
+        cfg.tuf_dir / "root.json",
+        cfg.tuf_dir / "timestamp.json",
+    ):
+        try:
+            json.loads(path.read_bytes())
+        except (OSError, ValueError) as e:
+            raise InternalError(f"{path} is missing or not JSON: {e}") from e
+    print(f"keys: {len(material.signers)} loaded; certificates, trust files and TUF root present")

@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "conformance": ("sceau.cli.conformance", "the Sigstore conformance client protocol"),
     "tuf": ("sceau.cli.tuf_cmd", "maintain the instance's TUF repository"),
     "check": ("sceau.cli.check", "verify every log of an instance, entry by entry"),
+    "backup": ("sceau.cli.backup_cmd", "copy a running instance to a new directory, consistently"),
+    "restore": ("sceau.cli.restore_cmd", "put a backup in place and check it"),
     "migrate": ("sceau.cli.migrate", "copy an instance's logs from SQLite to PostgreSQL"),
     "rotate": ("sceau.cli.rotate", "replace a log, TSA or CA key and republish the trust files"),
     "image": ("sceau.cli.image_cmd", "sign, attest and verify container images in registries"),

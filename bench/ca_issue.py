@@ -9,8 +9,12 @@ builds and signs the precert, appends it to the CT log (durably, batched), signs
 and the final certificate.
 
 Runs with a P-256 intermediate, then a P-384 one, and prints both rates and the ratio.
+With ``--keys pkcs11`` the P-256 run is repeated with the intermediate and CT keys in a
+SoftHSM2 token (each certificate then costs three signatures in the token: precert, SCT,
+final certificate), and the ratio token / file is printed.
 
     .venv/bin/python bench/ca_issue.py [--seconds 10] [--connections 64] [--ct in-process|http]
+        [--keys file|pkcs11]
 """
 
 from __future__ import annotations
@@ -34,19 +38,43 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from local_server import free_port, wait_until_ok  # bench/ is sys.path[0]
+from softhsm import make_token, token_key
 
 
-def _material(data: Path, intermediate: str) -> None:
-    """Keys and certificates shared by the server processes (written by the parent)."""
+def _material(data: Path, intermediate: str, keys: str) -> None:
+    """Keys and certificates shared by the server processes (written by the parent). With
+    ``keys == "pkcs11"`` the intermediate and CT keys are made in a SoftHSM2 token and the
+    servers find their URIs in ``*.uri``."""
     from sceau.keys import generate_signer, save_signer
     from sceau.services.ca.authority import make_ca_chain
 
-    chain, _ = make_ca_chain(intermediate_algorithm=intermediate)
+    intermediate_signer = ct_signer = None
+    if keys == "pkcs11":
+        token = make_token(data)
+        intermediate_signer = token_key(token, "intermediate", intermediate)
+        ct_signer = token_key(token, "ct", "ecdsa-p256")
+        (data / "intermediate.uri").write_text(f"{token};object=intermediate")
+        (data / "ct.uri").write_text(f"{token};object=ct")
+    chain, _ = make_ca_chain(
+        intermediate_algorithm=intermediate, intermediate_signer=intermediate_signer
+    )
     pem = serialization.Encoding.PEM
     (data / "root.pem").write_bytes(chain.root.public_bytes(pem))
     (data / "intermediate.pem").write_bytes(chain.intermediate.public_bytes(pem))
-    save_signer(chain.signer, data / "intermediate.key")  # type: ignore[arg-type]
-    save_signer(generate_signer("ecdsa-p256"), data / "ct.key")
+    if ct_signer is None:
+        save_signer(chain.signer, data / "intermediate.key")  # type: ignore[arg-type]
+        save_signer(generate_signer("ecdsa-p256"), data / "ct.key")
+
+
+def _signer(data: Path, name: str):  # type: ignore[no-untyped-def]
+    """The server's key ``name``: in the token if the parent put it there, else a file."""
+    from sceau.keys import load_signer
+    from sceau.keys.pkcs11 import Pkcs11Signer
+
+    uri = data / f"{name}.uri"
+    if uri.exists():
+        return Pkcs11Signer(uri.read_text(), role=name)
+    return load_signer(data / f"{name}.key")
 
 
 def serve(port: int, role: str, ct_url: str, data: Path) -> None:
@@ -56,7 +84,7 @@ def serve(port: int, role: str, ct_url: str, data: Path) -> None:
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
-    from sceau.keys import generate_signer, load_signer
+    from sceau.keys import generate_signer
     from sceau.log import LogEngine
     from sceau.log.sqlite import SQLiteStorage
     from sceau.services._http import install_error_handlers
@@ -74,9 +102,9 @@ def serve(port: int, role: str, ct_url: str, data: Path) -> None:
     chain = load_ca_chain(
         (data / "intermediate.pem").read_bytes(),
         (data / "root.pem").read_bytes(),
-        load_signer(data / "intermediate.key"),
+        _signer(data, "intermediate"),
     )
-    ct_key = load_signer(data / "ct.key")
+    ct_key = _signer(data, "ct")
     routes: list = []
     engine = ct = None
     if role in ("all", "ct"):
@@ -133,10 +161,10 @@ def _check_once(url: str, token: str, body: str) -> None:
         raise SystemExit(f"signingCert failed: {resp.status_code} {resp.text}")
 
 
-def run_one(intermediate: str, args: argparse.Namespace) -> float:
+def run_one(intermediate: str, args: argparse.Namespace, keys: str = "file") -> float:
     with tempfile.TemporaryDirectory(prefix="sceau-ca-bench-") as tmp:
         data = Path(tmp)
-        _material(data, intermediate)
+        _material(data, intermediate, keys)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         procs = []
@@ -190,7 +218,8 @@ def run_one(intermediate: str, args: argparse.Namespace) -> float:
             p99 = re.search(r"99%\s+(\S+)", out)
             size = _tree_size(ct_url if args.ct == "http" else url)
             print(
-                f"  {intermediate} intermediate, CT {args.ct}: {rate:,.0f} certificates/s "
+                f"  {intermediate} intermediate, keys in {keys}, CT {args.ct}: "
+                f"{rate:,.0f} certificates/s "
                 f"(p99 latency {p99.group(1) if p99 else '?'}, CT log size {size})"
             )
             return rate
@@ -238,12 +267,22 @@ def main() -> None:
         default="in-process",
         help="in-process: CA and CT log in one server; http: CT log in a second process",
     )
+    parser.add_argument(
+        "--keys",
+        choices=["file", "pkcs11"],
+        default="file",
+        help="pkcs11: also run with the intermediate and CT keys in a SoftHSM2 token",
+    )
     args = parser.parse_args()
     print(
         f"POST /api/v2/signingCert, CSR requests, {args.connections} connections, "
         f"{os.cpu_count()} cores"
     )
     p256 = run_one("ecdsa-p256", args)
+    if args.keys == "pkcs11":
+        token = run_one("ecdsa-p256", args, keys="pkcs11")
+        print(f"token / file ratio (P-256): {token / p256:.2f}x")
+        return
     p384 = run_one("ecdsa-p384", args)
     print(f"P-256 / P-384 ratio: {p256 / p384:.2f}x  (target: >= 300/s with P-256)")
 

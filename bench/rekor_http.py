@@ -14,8 +14,12 @@ It prints entries/s, p50/p99 latency, the ceiling and the ratio. With ``wrk`` in
 pre-generated bodies; otherwise from an httpx asyncio generator (which starves a fast
 server: numbers are then a lower bound).
 
+With ``--keys pkcs11`` the entries run is repeated against a second server whose Rekor v1
+and v2 keys are in a SoftHSM2 token (v1 signs a SignedEntryTimestamp per entry, v2 only
+its checkpoints), and the ratio token / file is printed.
+
     .venv/bin/python bench/rekor_http.py [--seconds 30] [--connections 256] [--api v1|v2]
-        [--workers 1] [--threads 1]
+        [--workers 1] [--threads 1] [--keys file|pkcs11]
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from pathlib import Path
 
 from local_server import free_port, wait_until_ok  # bench/ is sys.path[0]
 from signed_requests import signed_requests
+from softhsm import make_token, token_key
 
 LUA = r"""
 local bodies = {}
@@ -75,7 +80,7 @@ wrk.body = '{"ping":true}'
 # -- the server process -------------------------------------------------------------------
 
 
-def serve(directory: Path, port: int, batch_interval: float, workers: int) -> None:
+def serve(directory: Path, port: int, batch_interval: float, workers: int, keys: str) -> None:
     """Run the Rekor app (plus the ping endpoint) under uvicorn; called in the child.
 
     ``workers`` > 1: that many HTTP processes feed one sequencer process
@@ -94,11 +99,12 @@ def serve(directory: Path, port: int, batch_interval: float, workers: int) -> No
     def make_engine() -> LogEngine:
         return LogEngine(SQLiteStorage(directory / "rekor.sqlite"), batch_interval=batch_interval)
 
-    config = RekorConfig(
-        url=f"http://127.0.0.1:{port}",
-        v1_signer=generate_signer("ecdsa-p256"),
-        v2_signer=generate_signer("ed25519"),
-    )
+    if keys == "pkcs11":  # the parent made the token; its environment is ours
+        token = os.environ["SCEAU_BENCH_TOKEN"]
+        v1, v2 = token_key(token, "rekor-v1", "ecdsa-p256"), token_key(token, "rekor-v2", "ed25519")
+    else:
+        v1, v2 = generate_signer("ecdsa-p256"), generate_signer("ed25519")
+    config = RekorConfig(url=f"http://127.0.0.1:{port}", v1_signer=v1, v2_signer=v2)
 
     async def ping(request: Request) -> JSONResponse:
         await request.body()
@@ -135,7 +141,7 @@ def serve(directory: Path, port: int, batch_interval: float, workers: int) -> No
 
 
 @contextlib.contextmanager
-def server(directory: Path, batch_interval: float, workers: int = 1):
+def server(directory: Path, batch_interval: float, workers: int = 1, keys: str = "file"):
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -149,6 +155,8 @@ def server(directory: Path, batch_interval: float, workers: int = 1):
             str(batch_interval),
             "--workers",
             str(workers),
+            "--keys",
+            keys,
         ],
         start_new_session=True,
     )
@@ -281,11 +289,17 @@ def main() -> int:
         default=3000,
         help="entries/s the pre-generated set must cover without repeats",
     )
+    p.add_argument(
+        "--keys",
+        choices=["file", "pkcs11"],
+        default="file",
+        help="pkcs11: repeat the entries run with the Rekor keys in a SoftHSM2 token",
+    )
     p.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve:
-        serve(args.serve, args.port, args.batch_interval, args.workers)
+        serve(args.serve, args.port, args.batch_interval, args.workers, args.keys)
         return 0
 
     use_wrk = shutil.which("wrk") is not None
@@ -301,12 +315,27 @@ def main() -> int:
         )
         path = "/api/v1/log/entries" if args.api == "v1" else "/api/v2/log/entries"
         (tmpdir / "data").mkdir()
+        ping_script = tmpdir / "ping.lua"
+        ping_script.write_text(PING_LUA)
+        entry_script = tmpdir / "entries.lua"
+        entry_script.write_text(LUA % {"path": path})
+
+        def entries(base: str) -> dict[str, float]:
+            if use_wrk:
+                return run_wrk(
+                    base,
+                    path,
+                    args.seconds,
+                    args.connections,
+                    args.threads,
+                    entry_script,
+                    [str(bodies_file), str(args.threads)],
+                )
+            bodies = bodies_file.read_bytes().splitlines()
+            return asyncio.run(run_httpx(base, path, args.seconds, args.connections, bodies))
+
         with server(tmpdir / "data", args.batch_interval, args.workers) as (base, _proc):
             if use_wrk:
-                ping_script = tmpdir / "ping.lua"
-                ping_script.write_text(PING_LUA)
-                entry_script = tmpdir / "entries.lua"
-                entry_script.write_text(LUA % {"path": path})
                 ceiling = run_wrk(
                     base,
                     "/bench/ping",
@@ -316,24 +345,23 @@ def main() -> int:
                     ping_script,
                     [],
                 )
-                result = run_wrk(
-                    base,
-                    path,
-                    args.seconds,
-                    args.connections,
-                    args.threads,
-                    entry_script,
-                    [str(bodies_file), str(args.threads)],
-                )
             else:
-                bodies = bodies_file.read_bytes().splitlines()
                 ceiling = asyncio.run(
                     run_httpx(base, "/bench/ping", min(10, args.seconds), args.connections, None)
                 )
-                result = asyncio.run(run_httpx(base, path, args.seconds, args.connections, bodies))
+            result = entries(base)
             import httpx
 
             size = httpx.get(f"{base}/api/v1/log").json()["treeSize"]
+        in_token = None
+        if args.keys == "pkcs11":  # the same entries, against a server whose keys are in a token
+            os.environ["SCEAU_BENCH_TOKEN"] = make_token(tmpdir)
+            (tmpdir / "data-token").mkdir()
+            with server(tmpdir / "data-token", args.batch_interval, args.workers, "pkcs11") as (
+                base,
+                _proc,
+            ):
+                in_token = entries(base)
     print(
         f"HTTP ceiling (POST /bench/ping): {ceiling['rate']:,.0f} req/s  "
         f"p50 {ceiling['p50']:.1f} ms  p99 {ceiling['p99']:.1f} ms"
@@ -349,6 +377,13 @@ def main() -> int:
         f"(connections {args.connections}, workers {args.workers}, {args.seconds}s; "
         f"v1 tree size now {size})"
     )
+    if in_token is not None:
+        print(
+            f"{args.api} entries, Rekor keys in a SoftHSM2 token: {in_token['rate']:,.0f} "
+            f"entries/s  p50 {in_token['p50']:.1f} ms  p99 {in_token['p99']:.1f} ms  "
+            f"({in_token['failed']:.0f} refused); token / file ratio "
+            f"{in_token['rate'] / result['rate']:.2f}x"
+        )
     target = (
         result["rate"] >= 1000 and result["p99"] <= 1500 and result["rate"] >= 0.5 * ceiling["rate"]
     )

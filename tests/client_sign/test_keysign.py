@@ -145,7 +145,9 @@ def softhsm_key(tmp_path: Path, monkeypatch) -> str:
          "--pin", "1234", "--so-pin", "5678"],
         check=True, capture_output=True,
     )  # fmt: skip
-    token = pkcs11.lib(str(SOFTHSM)).get_token(token_label="sceau-test")
+    lib = pkcs11.lib(str(SOFTHSM))
+    lib.reinitialize()  # SoftHSM2 reads SOFTHSM2_CONF at initialisation, once per process
+    token = lib.get_token(token_label="sceau-test")
     with token.open(rw=True, user_pin="1234") as session:
         params = session.create_domain_parameters(
             KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")},

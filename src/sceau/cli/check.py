@@ -44,9 +44,10 @@ def _check_material(cfg) -> None:  # type: ignore[no-untyped-def]
     import json
 
     from sceau.errors import InternalError
-    from sceau.instance.material import Material
+    from sceau.instance.material import Material, tuf_keys
 
     material = Material.load(cfg)
+    tuf_keys(cfg)  # the TUF role keys load too, in files or in the token
     for path in (
         cfg.trust_dir / "trusted_root.json",
         cfg.trust_dir / "signing_config.v0.2.json",

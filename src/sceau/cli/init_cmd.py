@@ -10,6 +10,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dir", default="./.sceau", help="instance directory (default ./.sceau)")
     p.add_argument("--url", default="http://127.0.0.1:8080", help="public base URL of the instance")
     p.add_argument("--operator", default="sceau", help="operator name in the trust files")
+    p.add_argument(
+        "--pkcs11",
+        metavar="URI",
+        default=None,
+        help="make the online keys (CA intermediate, CT, Rekor v1/v2, TSA, TUF targets/"
+        "snapshot/timestamp) in this PKCS#11 token, e.g. pkcs11:token=sceau; PIN from "
+        "$SCEAU_PKCS11_PIN or $SCEAU_PKCS11_PIN_FILE",
+    )
     dev = p.add_mutually_exclusive_group()
     dev.add_argument(
         "--dev-oidc",
@@ -99,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         operator=args.operator,
         dev_oidc=args.dev_oidc,
         oidc_issuers=oidc_issuers_from_args(args),
+        pkcs11=args.pkcs11,
     )
     print(f"created instance {cfg.dir} for {cfg.url}")
     print(f"  trust files : {cfg.trust_dir}/")

@@ -17,6 +17,10 @@ is an offline ceremony (docs/security.md)::
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sceau.trust import TufKeys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from sceau.errors import NotFound
-    from sceau.trust import TufKeys, TufRepository
+    from sceau.trust import TufRepository
 
     if args.tuf_command == "keygen":
         return _keygen(args)
@@ -83,9 +87,9 @@ def run(args: argparse.Namespace) -> int:
         from sceau.config import InstanceConfig
         from sceau.instance.trust_files import publish_instance_trust
 
-        before = TufRepository(directory / "tuf", TufKeys.load(directory / "keys")).versions()
+        before = TufRepository(directory / "tuf", _keys(directory)).versions()
         publish_instance_trust(InstanceConfig.load(directory))
-        after = TufRepository(directory / "tuf", TufKeys.load(directory / "keys")).versions()
+        after = TufRepository(directory / "tuf", _keys(directory)).versions()
         if after.get("targets") != before.get("targets"):
             print(f"published targets v{after['targets']}")
         else:
@@ -93,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not (directory / "tuf" / "timestamp.json").is_file():
         raise NotFound(f"no TUF repository in {directory / 'tuf'} (run `sceau init` first)")
-    repo = TufRepository(directory / "tuf", TufKeys.load(directory / "keys"))
+    repo = TufRepository(directory / "tuf", _keys(directory))
     resigned = repo.refresh()
     versions = repo.versions()
     expires = repo.expires()
@@ -143,11 +147,11 @@ def _sign_root(args: argparse.Namespace, directory: object) -> int:
     from pathlib import Path
 
     from sceau.keys import load_signer
-    from sceau.trust import TufKeys, TufRepository
+    from sceau.trust import TufRepository
     from sceau.trust.tuf_keys import SslibSigner
 
     d = Path(str(directory))
-    repo = TufRepository(d / "tuf", TufKeys.load(d / "keys"))
+    repo = TufRepository(d / "tuf", _keys(d))
     signers = [load_signer(k) for k in args.key]
     root = repo.sign_root(
         signers,
@@ -160,3 +164,17 @@ def _sign_root(args: argparse.Namespace, directory: object) -> int:
     print(f"root keys (threshold {role.threshold}): {', '.join(sorted(role.keyids))}")
     print(f"signed by: {', '.join(SslibSigner(s).keyid for s in signers)}")
     return 0
+
+
+def _keys(directory: object) -> TufKeys:
+    """The instance's TUF keys (files, or a token's for roles in ``[keys]``)."""
+    from pathlib import Path
+
+    from sceau.config import CONFIG_NAME, InstanceConfig
+    from sceau.instance.material import tuf_keys
+    from sceau.trust import TufKeys
+
+    d = Path(str(directory))
+    if (d / CONFIG_NAME).exists():
+        return tuf_keys(InstanceConfig.load(d))
+    return TufKeys.load(d / "keys")

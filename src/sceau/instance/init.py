@@ -29,8 +29,8 @@ from cryptography.hazmat.primitives import serialization
 from sceau.config import CONFIG_NAME, DEFAULT_URL, InstanceConfig, is_loopback_host
 from sceau.durable import write_atomic
 from sceau.errors import Conflict, InputError
-from sceau.instance.material import KEY_FILES
-from sceau.keys import generate_signer, save_signer
+from sceau.instance.material import ALGORITHMS, KEY_FILES, TOKEN_ROLES
+from sceau.keys import FileSigner, Signer, generate_signer, save_signer
 
 CONFIG_TEMPLATE = """\
 # sceau instance configuration. Every key: docs/configuration.md.
@@ -142,6 +142,32 @@ def check_permissions(directory: str | os.PathLike[str]) -> None:
             )
 
 
+def token_uris(prefix: str) -> dict[str, str]:
+    """Role → URI of its key in the token ``prefix`` names (object ``sceau-<role>``)."""
+    from sceau.keys.pkcs11 import parse_uri
+
+    attrs = parse_uri(prefix)
+    if "object" in attrs or "id" in attrs:
+        raise InputError("--pkcs11 names the token only: sceau labels each key sceau-<role>")
+    path, _, query = prefix.partition("?")
+    tail = f"?{query}" if query else ""
+    return {role: f"{path.rstrip(';')};object=sceau-{role}{tail}" for role in TOKEN_ROLES}
+
+
+def _make_in_token(uris: dict[str, str]) -> dict[str, Signer]:
+    from sceau.keys.pkcs11 import generate_in_token
+
+    return {role: generate_in_token(uri, ALGORITHMS[role], role=role) for role, uri in uris.items()}
+
+
+def keys_toml(uris: dict[str, str]) -> str:
+    if not uris:
+        return ""
+    lines = ["", '[keys]  # online keys in a PKCS#11 token (docs/operations.md, "Keys")']
+    lines += [f'{role} = "{uri}"' for role, uri in uris.items()]
+    return "\n".join(lines) + "\n"
+
+
 def init_instance(
     directory: str | os.PathLike[str],
     *,
@@ -149,13 +175,16 @@ def init_instance(
     operator: str = "sceau",
     dev_oidc: bool | None = None,
     oidc_issuers: Sequence[OIDCIssuerSpec] = (),
+    pkcs11: str | None = None,
 ) -> InstanceConfig:
     """Create a complete instance: keys, CA and TSA certificates, trust files, TUF repo.
 
     ``dev_oidc``: trust and serve the development OIDC issuer. ``None`` (the default)
     turns it on only for a loopback URL; on any other URL it takes an explicit ``True``,
     and ``sceau serve`` then also wants ``--dev-oidc`` (docs/security.md).
-    ``oidc_issuers`` are real identity providers the CA trusts (``[ca.oidc-issuers]``)."""
+    ``oidc_issuers`` are real identity providers the CA trusts (``[ca.oidc-issuers]``).
+    ``pkcs11``: a token URI (``pkcs11:token=T``); the online keys are made in it and
+    listed in ``[keys]`` (docs/operations.md, "Keys")."""
     from sceau.services.ca.authority import make_ca_chain
     from sceau.services.tsa import make_tsa_chain
 
@@ -173,17 +202,22 @@ def init_instance(
         (d / sub).mkdir(parents=True, exist_ok=True)
         os.chmod(d / sub, mode)
 
-    signers = {name: generate_signer(alg) for name, alg in KEY_FILES.items()}
+    in_token = token_uris(pkcs11) if pkcs11 else {}
+    signers: dict[str, Signer] = {
+        name: generate_signer(alg) for name, alg in KEY_FILES.items() if name not in in_token
+    }
+    signers.update(_make_in_token(in_token))
     ca_chain, _ = make_ca_chain(
         root_signer=signers["ca-root"],
         intermediate_signer=signers["ca-intermediate"],
         organization=operator,
     )
-    tsa = make_tsa_chain(
-        organization=operator, leaf_signer=signers["tsa"], root_signer=signers["tsa-root"]
-    )
+    tsa_root = signers["tsa-root"]
+    assert isinstance(tsa_root, FileSigner)  # the roots are files (TOKEN_ROLES)
+    tsa = make_tsa_chain(organization=operator, leaf_signer=signers["tsa"], root_signer=tsa_root)
     for name, signer in signers.items():
-        save_signer(signer, d / "keys" / f"{name}.pem")
+        if isinstance(signer, FileSigner):
+            save_signer(signer, d / "keys" / f"{name}.pem")
     certs = {
         "ca-root.pem": ca_chain.root,
         "ca-intermediate.pem": ca_chain.intermediate,
@@ -199,7 +233,8 @@ def init_instance(
         CONFIG_TEMPLATE.format(
             url=url, operator=operator, tree_id=tree_id, dev="true" if dev_oidc else "false"
         ).encode()
-        + issuers_toml.encode(),
+        + issuers_toml.encode()
+        + keys_toml(in_token).encode(),
         0o644,
     )
     cfg = InstanceConfig.load(d)

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 
 from sceau.config import InstanceConfig
-from sceau.errors import InternalError
-from sceau.keys import FileSigner, load_signer
+from sceau.errors import InputError, InternalError
+from sceau.keys import Signer, load_signer
+
+if TYPE_CHECKING:
+    from sceau.trust import TufKeys
 
 # Key name → algorithm. Every instance key, online or offline (docs/security.md).
 KEY_FILES = {
@@ -26,13 +30,69 @@ KEY_FILES = {
     "tsa-root": "ecdsa-p384",
     "dev-oidc": "ecdsa-p256",
 }
+# The online keys that may live in a PKCS#11 token (``[keys]`` in sceau.toml). The roots
+# are used at init and rotation only and stay files, to be kept offline; the dev issuer's
+# key is for laptops.
+TOKEN_ROLES = (
+    "ca-intermediate",
+    "ct",
+    "rekor-v1",
+    "rekor-v2",
+    "tsa",
+    "tuf-targets",
+    "tuf-snapshot",
+    "tuf-timestamp",
+)
+ALGORITHMS = {**KEY_FILES, "tuf-targets": "ecdsa-p256", "tuf-snapshot": "ecdsa-p256",
+              "tuf-timestamp": "ecdsa-p256"}  # fmt: skip
+
+
+def token_keys(cfg: InstanceConfig) -> dict[str, str]:
+    """``[keys]``: role → PKCS#11 URI, checked against the roles a token may hold."""
+    table = cfg.raw.get("keys", {}) or {}
+    if not isinstance(table, dict):
+        raise InputError('[keys] must be a table of role = "pkcs11:..."')
+    for role, uri in table.items():
+        if role not in TOKEN_ROLES:
+            raise InputError(
+                f"[keys] {role}: not a key that can live in a token "
+                f"(choose from {', '.join(TOKEN_ROLES)})"
+            )
+        if not isinstance(uri, str) or not uri.startswith("pkcs11:"):
+            raise InputError(f"[keys] {role} must be a pkcs11: URI")
+    return dict(table)
+
+
+def token_signer(cfg: InstanceConfig, role: str, uri: str) -> Signer:
+    from sceau.keys.pkcs11 import Pkcs11Signer
+
+    signer = Pkcs11Signer(uri, module=cfg.get("pkcs11", "module"), role=role)
+    expected = ALGORITHMS[role]
+    if signer.algorithm.value != expected:
+        raise InputError(
+            f"[keys] {role}: the token's key is {signer.algorithm.value}, this role needs "
+            f"{expected}"
+        )
+    return signer
+
+
+def tuf_keys(cfg: InstanceConfig) -> TufKeys:
+    """The TUF role keys: files in ``keys/``, or the token's for roles in ``[keys]``."""
+    from sceau.trust import TufKeys
+
+    overrides = {
+        role.removeprefix("tuf-"): token_signer(cfg, role, uri)
+        for role, uri in token_keys(cfg).items()
+        if role.startswith("tuf-")
+    }
+    return TufKeys.load(cfg.keys_dir, overrides=overrides)
 
 
 @dataclass(frozen=True)
 class Material:
     """The keys and certificates a running instance needs, loaded and cross-checked."""
 
-    signers: dict[str, FileSigner]
+    signers: dict[str, Signer]
     ca_root: x509.Certificate
     ca_intermediate: x509.Certificate
     tsa_root: x509.Certificate
@@ -40,10 +100,13 @@ class Material:
 
     @classmethod
     def load(cls, cfg: InstanceConfig) -> Material:
-        signers: dict[str, FileSigner] = {}
+        signers: dict[str, Signer] = {}
+        in_token = token_keys(cfg)
         for name in KEY_FILES:
             path = cfg.keys_dir / f"{name}.pem"
-            if path.exists():
+            if name in in_token:
+                signers[name] = token_signer(cfg, name, in_token[name])
+            elif path.exists():
                 signers[name] = load_signer(path)
 
         def cert(name: str) -> x509.Certificate:
@@ -61,7 +124,7 @@ class Material:
             cert("tsa-leaf.pem"),
         )
 
-    def signer(self, name: str) -> FileSigner:
+    def signer(self, name: str) -> Signer:
         try:
             return self.signers[name]
         except KeyError:

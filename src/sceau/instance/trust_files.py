@@ -111,10 +111,19 @@ def _login_issuer(cfg: InstanceConfig) -> str | None:
 
 def publish_instance_trust(cfg: InstanceConfig) -> None:
     """(Re)write the trust files and publish them through the TUF repository."""
+    from sceau.instance.material import token_keys, tuf_keys
     from sceau.trust import publish_trust
 
     trusted_root, signing_config = build_trust_documents(cfg, Material.load(cfg))
-    publish_trust(cfg.dir, trusted_root, signing_config)
+    in_token = any(role.startswith("tuf-") for role in token_keys(cfg))
+    keys: Any = tuf_keys(cfg) if in_token else None
+    if keys is not None and keys.root is None and not (cfg.tuf_dir / "root.json").exists():
+        import dataclasses
+
+        from sceau.keys import generate_signer
+
+        keys = dataclasses.replace(keys, root=generate_signer("ecdsa-p256"))  # a new repository
+    publish_trust(cfg.dir, trusted_root, signing_config, keys=keys)
 
 
 def rekor_v2_vkey(cfg: InstanceConfig) -> str:

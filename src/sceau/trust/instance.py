@@ -24,6 +24,7 @@ def publish_trust(
     *,
     tuf_algorithm: Algorithm | str = Algorithm.ECDSA_P256,
     expiry: Expiry | None = None,
+    keys: TufKeys | None = None,
 ) -> TufRepository:
     """Write ``<dir>/trust/*`` and publish ``trusted_root.json`` and the signing config.
 
@@ -35,7 +36,9 @@ def publish_trust(
     files = write_trust_files(d / "trust", trusted_root, signing_config)
     targets = {name: files[name] for name in (TRUSTED_ROOT_FILE, SIGNING_CONFIG_FILE)}
     keys_dir = d / "keys"
-    if (keys_dir / key_filename("timestamp")).exists():  # the root key may be offline
+    if keys is not None:  # given by the caller (some held in a token)
+        keys.save(keys_dir)  # writes the file keys only, and only once
+    elif (keys_dir / key_filename("timestamp")).exists():  # the root key may be offline
         keys = TufKeys.load(keys_dir)
     else:
         keys = TufKeys.generate(tuf_algorithm)

@@ -10,6 +10,7 @@ signatures (DER over SHA-256/384) and pure Ed25519 are exactly what the TUF
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,15 +91,25 @@ class TufKeys:
                 continue
             signer = self.for_role(role)
             if not isinstance(signer, FileSigner):
-                raise InternalError(f"the {role} key is not a file key and cannot be saved")
+                continue  # held in a token: nothing to write
             save_signer(signer, Path(keys_dir) / key_filename(role), passphrase)
 
     @classmethod
-    def load(cls, keys_dir: str | os.PathLike[str], passphrase: bytes | None = None) -> TufKeys:
+    def load(
+        cls,
+        keys_dir: str | os.PathLike[str],
+        passphrase: bytes | None = None,
+        overrides: Mapping[str, Signer] | None = None,
+    ) -> TufKeys:
         """Load the role keys; the root key may be absent (offline). A missing online key or
-        a key others can read is an error."""
+        a key others can read is an error. ``overrides``: role → signer held elsewhere (a
+        PKCS#11 token), used instead of the role's file."""
         d = Path(keys_dir)
+        given = dict(overrides or {})
         root_file = d / key_filename("root")
         root = load_signer(root_file, passphrase) if root_file.exists() else None
-        online = (load_signer(d / key_filename(r), passphrase) for r in ROLES[1:])
-        return cls(root, *online)
+        online = (
+            given[r] if r in given else load_signer(d / key_filename(r), passphrase)
+            for r in ROLES[1:]
+        )
+        return cls(given.get("root", root), *online)

@@ -54,17 +54,78 @@ def spki(public_key: object) -> bytes:
     return der
 
 
-def signing_key(signer: Signer) -> ec.EllipticCurvePrivateKey:
-    """The ``cryptography`` key behind a signer (X.509 builders need it)."""
-    key = getattr(signer, "private_key", None)
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
+def signing_key(signer: Signer) -> ec.EllipticCurvePrivateKey | None:
+    """The ``cryptography`` key behind a signer, when it has one (a key file); None for a
+    key in a token. Refuses what is not ECDSA."""
+    public = signer.public_key()
+    if not isinstance(public, ec.EllipticCurvePublicKey):
         raise InputError("CA keys must be ECDSA P-256 or P-384 (Ed25519 CAs fail Sigstore clients)")
-    return key
+    key = getattr(signer, "private_key", None)
+    return key if isinstance(key, ec.EllipticCurvePrivateKey) else None
 
 
-def signature_hash(key: ec.EllipticCurvePrivateKey) -> hashes.SHA256 | hashes.SHA384:
+def signature_hash(
+    key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey,
+) -> hashes.SHA256 | hashes.SHA384:
     """ECDSA with the curve's hash, as Go's x509 picks it (P-384 → SHA-384)."""
     return hashes.SHA384() if isinstance(key.curve, ec.SECP384R1) else hashes.SHA256()
+
+
+_STAND_INS: dict[str, ec.EllipticCurvePrivateKey] = {}
+
+
+def sign_certificate(builder: x509.CertificateBuilder, signer: Signer) -> x509.Certificate:
+    """Sign ``builder`` with ``signer``: directly with a key file's key; through
+    ``signer.sign`` for a key in a token (PKCS#11), which ``cryptography`` cannot call.
+
+    For a token: the builder is signed once with a stand-in key of the same curve, which
+    gives the DER of the TBSCertificate and the signatureAlgorithm exactly as cryptography
+    writes them; the token signs the TBS; the certificate is reassembled around that
+    signature and checked against the signer's public key before it is returned."""
+    key = signing_key(signer)
+    if key is not None:
+        return builder.sign(key, signature_hash(key))
+    public = signer.public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    stand_in = _STAND_INS.get(public.curve.name)
+    if stand_in is None:
+        stand_in = _STAND_INS[public.curve.name] = ec.generate_private_key(public.curve)
+    draft = builder.sign(stand_in, signature_hash(public))
+    tbs = draft.tbs_certificate_bytes
+    algorithm = _second_element(draft.public_bytes(serialization.Encoding.DER), len(tbs))
+    signature = signer.sign(tbs)
+    bits = _der(0x03, b"\x00" + signature)
+    cert = x509.load_der_x509_certificate(_der(0x30, tbs + algorithm + bits))
+    try:
+        public.verify(signature, tbs, ec.ECDSA(signature_hash(public)))
+    except InvalidSignature as e:
+        raise InternalError("the CA key in the token made a signature that does not verify") from e
+    return cert
+
+
+def _der(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    if n < 0x80:
+        return bytes([tag, n]) + content
+    length = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(length)]) + length + content
+
+
+def _second_element(certificate: bytes, tbs_length: int) -> bytes:
+    """The signatureAlgorithm TLV of a DER Certificate whose TBSCertificate (the first
+    element) is ``tbs_length`` bytes long."""
+    header = 2 + (certificate[1] & 0x7F if certificate[1] & 0x80 else 0)
+    start = header + tbs_length
+    length = certificate[start + 1]
+    if length & 0x80:
+        size = length & 0x7F
+        return certificate[
+            start : start
+            + 2
+            + size
+            + int.from_bytes(certificate[start + 2 : start + 2 + size], "big")
+        ]
+    return certificate[start : start + 2 + length]
 
 
 def _name(org: str, cn: str) -> x509.Name:
@@ -95,7 +156,7 @@ def _ec_signer(signer: Signer | None, algorithm: str) -> Signer:
         if Algorithm(algorithm) is Algorithm.ED25519:
             raise InputError("CA keys must be ECDSA P-256 or P-384")
         return generate_signer(algorithm)
-    signing_key(signer)
+    signing_key(signer)  # refuses a key that is not ECDSA
     return signer
 
 
@@ -111,16 +172,17 @@ def make_root(
     not_before: dt.datetime | None = None,
     validity: dt.timedelta = dt.timedelta(days=3650),
 ) -> x509.Certificate:
-    key = signing_key(signer)
+    public = signer.public_key()
+    signing_key(signer)
     start = _truncate(not_before or dt.datetime.now(dt.UTC))
     end = min(start + validity, UTCTIME_LIMIT)
     name = _name(organization, common_name)
-    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    ski = x509.SubjectKeyIdentifier.from_public_key(public)
     builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
-        .public_key(key.public_key())
+        .public_key(public)
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(end)
@@ -129,7 +191,7 @@ def make_root(
         .add_extension(ski, critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), False)
     )
-    return builder.sign(key, signature_hash(key))
+    return sign_certificate(builder, signer)
 
 
 def make_intermediate(
@@ -143,7 +205,8 @@ def make_intermediate(
     validity: dt.timedelta = dt.timedelta(days=3650),
 ) -> x509.Certificate:
     """An issuing CA certificate, valid within the root's lifetime."""
-    key, root_key = signing_key(signer), signing_key(root_signer)
+    public = signer.public_key()
+    signing_key(signer)
     start = max(_truncate(not_before or dt.datetime.now(dt.UTC)), root.not_valid_before_utc)
     end = min(start + validity, root.not_valid_after_utc, UTCTIME_LIMIT)
     root_ski = root.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
@@ -151,19 +214,19 @@ def make_intermediate(
         x509.CertificateBuilder()
         .subject_name(_name(organization, common_name))
         .issuer_name(root.subject)
-        .public_key(key.public_key())
+        .public_key(public)
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(_ca_key_usage(), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski), False
         )
     )
-    return builder.sign(root_key, signature_hash(root_key))
+    return sign_certificate(builder, root_signer)
 
 
 def make_ca_chain(
@@ -218,6 +281,7 @@ __all__ = [
     "make_ca_chain",
     "make_intermediate",
     "make_root",
+    "sign_certificate",
     "signature_hash",
     "signing_key",
 ]

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
 
 from sceau.errors import InputError, InternalError
-from sceau.services.ca.authority import CAChain, signature_hash, signing_key
+from sceau.services.ca.authority import CAChain, sign_certificate
 from sceau.services.ca.identity import Principal, der_utf8_string
 from sceau.services.ct.der import precert_tbs
 from sceau.services.ct.rfc6962 import SCT, sct_list
@@ -140,8 +140,7 @@ def _leaf_key_usage() -> x509.KeyUsage:
 
 
 def _sign(builder: x509.CertificateBuilder, ca: CAChain) -> x509.Certificate:
-    key = signing_key(ca.signer)
-    return builder.sign(key, signature_hash(key))
+    return sign_certificate(builder, ca.signer)
 
 
 def precertificate(template: LeafTemplate, ca: CAChain) -> x509.Certificate:

@@ -89,6 +89,7 @@ def test_backup_under_load_restores_every_acknowledged_entry(tmp_path: Path) -> 
     assert stat.S_IMODE((backup_dir / "keys").stat().st_mode) == 0o700
     assert not list(backup_dir.rglob("*.lock")) and not list(backup_dir.rglob("*-wal"))
     assert not (backup_dir / "data" / "sceau-leaves.sqlite").exists()
+    assert not (backup_dir / "run").exists()  # the live server's socket and marker
 
     check = run("check", "--dir", str(backup_dir))
     assert check.returncode == 0, check.stderr

@@ -194,9 +194,8 @@ def run(args: argparse.Namespace) -> int:
     from sceau.telemetry.logs import configure, logging_config
 
     configure(args.log_format, args.log_level)
-    from sceau.instance.app import LOG_SERVICES, build_app, parse_only
-    from sceau.services._http import tune_gc_for_serving
-    from sceau.services.http_server import ServerLimits, serve, uvicorn_config
+    from sceau.instance.app import parse_only
+    from sceau.services.http_server import ServerLimits
 
     only = parse_only(args.only)
     from pathlib import Path
@@ -208,12 +207,14 @@ def run(args: argparse.Namespace) -> int:
         log.info("initialised a new instance in %s", args.dir, extra={"dir": args.dir})
     cfg = InstanceConfig.load(args.dir)
     from sceau.instance.init import check_permissions
-    from sceau.instance.rotate import recover_rotation
+    from sceau.instance.rotate import finish_online_rotations, recover_rotation
 
     check_permissions(cfg.dir)
     recovered = recover_rotation(cfg)  # a `sceau rotate` that a crash interrupted
     if recovered:
         log.warning("%s", recovered)
+    for finished in finish_online_rotations(cfg):
+        log.warning("%s", finished)
     dev_oidc = True if args.dev_oidc else None
     parts = urlsplit(cfg.url)
     host = args.host or parts.hostname or "127.0.0.1"
@@ -237,7 +238,26 @@ def run(args: argparse.Namespace) -> int:
 
         raise InputError(f"--workers must be at least 1, got {args.workers}")
     limits = ServerLimits.from_config(cfg.raw.get("http", {}))
+    from sceau.instance.control import serving_marker
+
+    with serving_marker(cfg, args.workers):
+        return _serve(cfg, only, dev_oidc, host, port, args, limits, server_options)
+
+
+def _serve(
+    cfg: InstanceConfig,
+    only: set[str],
+    dev_oidc: bool | None,
+    host: str,
+    port: int,
+    args: argparse.Namespace,
+    limits: ServerLimits,
+    server_options: dict[str, Any],
+) -> int:
+    from sceau.instance.app import LOG_SERVICES, build_app
     from sceau.instance.storage import is_shared
+    from sceau.services._http import tune_gc_for_serving
+    from sceau.services.http_server import serve, uvicorn_config
 
     if args.workers > 1 and not is_shared(cfg) and only & LOG_SERVICES:
         announce(cfg, port, args.log_format)
@@ -264,7 +284,7 @@ def run(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    app = build_app(cfg, only=only, dev_oidc=dev_oidc)
+    app = build_app(cfg, only=only, dev_oidc=dev_oidc, control=True)
     announce(cfg, port, args.log_format)
     tune_gc_for_serving()
     serve(

@@ -21,6 +21,8 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from sceau.config import InstanceConfig
 from sceau.errors import InputError
+from sceau.instance.control import start_control
+from sceau.instance.live import LiveInstance
 from sceau.instance.storage import ct_chain_store, open_storage
 from sceau.services._http import install_error_handlers
 from sceau.services.admission import (
@@ -66,8 +68,7 @@ class _Parts:
     rekor: Any = None
     ct_log: Any = None
     dev: Any = None
-    admission: AdmissionSettings = field(default_factory=AdmissionSettings)
-    gate: LatencyGate | None = None
+    witness: Any = None
 
 
 def _engine(p: _Parts, create_storage: bool) -> None:
@@ -132,13 +133,16 @@ def _witness(p: _Parts) -> None:
     """``--only witness``: the instance's own witness (``<dir>/witness``) under /witness."""
     from sceau.services.witness.http import open_witness, witness_routes
 
-    witness = open_witness(p.cfg.path("witness", "dir", "witness"))
+    witness = p.witness
+    if witness is None:  # a reload keeps the witness it has (its state file is open)
+        witness = open_witness(p.cfg.path("witness", "dir", "witness"))
+
+        async def close() -> None:
+            witness.state.close()
+
+        p.closers.append(close)
+    p.witness = witness
     p.routes += witness_routes(witness, "/witness")
-
-    async def close() -> None:
-        witness.state.close()
-
-    p.closers.append(close)
 
 
 def _ct(p: _Parts) -> None:
@@ -239,12 +243,13 @@ def _tsa(p: _Parts) -> None:
 
 
 def _tuf(p: _Parts) -> None:
+    from sceau.instance.material import tuf_keys
     from sceau.services.tuf import refresh_periodically
     from sceau.services.tuf import routes as tuf_routes
-    from sceau.trust import TufKeys, TufRepository
+    from sceau.trust import TufRepository
 
     p.routes += tuf_routes(p.cfg.tuf_dir)
-    repo = TufRepository(p.cfg.tuf_dir, TufKeys.load(p.cfg.keys_dir))
+    repo = TufRepository(p.cfg.tuf_dir, tuf_keys(p.cfg))
     p.background.append(lambda: refresh_periodically(repo))
 
 
@@ -279,50 +284,42 @@ def _health_and_metrics(p: _Parts, services: set[str], metrics: HttpMetrics) -> 
     ]
 
 
-def _lifespan(p: _Parts) -> Callable[[Starlette], Any]:
+def _lifespan(live: LiveInstance, gate: LatencyGate, control: bool) -> Callable[[Starlette], Any]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        if p.engine is not None:
-            await p.engine.start(create=False)
-        tasks = [asyncio.create_task(make()) for make in p.background]
+        engine = live.engine
+        if engine is not None:
+            await engine.start(create=False)
+        live.start()
+        stop_control = await start_control(live) if control else None
         try:
             # The admission gate, where sceau's server protocol finds it to shed load at
             # header time (sceau.services.http_server).
-            yield {GATE_KEY: p.gate}
+            yield {GATE_KEY: gate}
         finally:
-            for t in tasks:
-                t.cancel()
-            for close in p.closers:
-                with contextlib.suppress(Exception):
-                    await close()
-            if p.engine is not None:
-                await p.engine.close()
+            if stop_control is not None:
+                await stop_control()
+            await live.close()
+            if engine is not None:
+                await engine.close()
 
     return lifespan
 
 
-def build_app(
+def build_parts(
     cfg: InstanceConfig,
+    material: Any,
+    services: set[str],
+    dev_oidc: bool,
     *,
-    only: Iterable[str] | None = None,
-    dev_oidc: bool | None = None,
-    create_storage: bool = False,
     engine: Any = None,
-) -> Starlette:
-    """Build the app for ``cfg``'s instance, serving ``only`` these services (default all).
-
-    ``engine``: the log engine to build on instead of opening storage here — a
-    :class:`~sceau.services.workers.RemoteEngine` in a ``serve --workers`` process."""
-    from sceau.instance.material import Material
-
-    services = set(only) if only is not None else set(SERVICES)
-    if dev_oidc is None:
-        dev_oidc = bool(cfg.get("oidc", "dev", False))
-    if not dev_oidc:
-        services.discard("oidc")
-    if not cfg.get("explorer", "enabled", True):
-        services.discard("explorer")
-    p = _Parts(cfg, Material.load(cfg))
+    create_storage: bool = False,
+    metrics: HttpMetrics,
+    witness: Any = None,
+) -> _Parts:
+    """The services of one generation of the app: built at start, and again over the same
+    engine when the instance reloads its keys (:mod:`sceau.instance.live`)."""
+    p = _Parts(cfg, material, witness=witness)
     # Order matters: the logs join the engine before it starts; the CA uses the CT log and
     # the dev issuer if they are built here.
     if services & LOG_SERVICES:
@@ -346,19 +343,56 @@ def build_app(
         _witness(p)
     if "explorer" in services:
         _explorer(p)
-    metrics = HttpMetrics()
     _health_and_metrics(p, services, metrics)
+    return p
 
-    p.admission = AdmissionSettings.from_config(cfg.raw.get("http", {}))
-    p.gate = LatencyGate(p.admission.latency_budget, p.admission.min_in_flight)
-    app = Starlette(routes=p.routes, lifespan=_lifespan(p))
+
+def build_app(
+    cfg: InstanceConfig,
+    *,
+    only: Iterable[str] | None = None,
+    dev_oidc: bool | None = None,
+    create_storage: bool = False,
+    engine: Any = None,
+    control: bool = False,
+) -> Starlette:
+    """Build the app for ``cfg``'s instance, serving ``only`` these services (default all).
+
+    ``engine``: the log engine to build on instead of opening storage here — a
+    :class:`~sceau.services.workers.RemoteEngine` in a ``serve --workers`` process.
+    ``control``: listen for reloads (SIGHUP and the admin socket of ``sceau rotate``); only
+    ``sceau serve`` in one process does."""
+    from sceau.instance.material import Material
+
+    services = set(only) if only is not None else set(SERVICES)
+    if dev_oidc is None:
+        dev_oidc = bool(cfg.get("oidc", "dev", False))
+    if not dev_oidc:
+        services.discard("oidc")
+    if not cfg.get("explorer", "enabled", True):
+        services.discard("explorer")
+    metrics = HttpMetrics()
+
+    def build(material: Any, engine: Any, witness: Any) -> _Parts:
+        return build_parts(
+            cfg, material, services, dev_oidc, engine=engine, create_storage=create_storage,
+            metrics=metrics, witness=witness,
+        )  # fmt: skip
+
+    p = build(Material.load(cfg), engine, None)
+    live = LiveInstance(cfg, p, build)
+    admission = AdmissionSettings.from_config(cfg.raw.get("http", {}))
+    gate = LatencyGate(admission.latency_budget, admission.min_in_flight)
+    # One route for everything: the services behind it are swapped whole on a reload.
+    app = Starlette(routes=[Mount("", app=live.switch)], lifespan=_lifespan(live, gate, control))
     install_error_handlers(app)
     # Writes are admitted (or shed) before any handler parses them; the request id, access
     # line and metrics cover both.
-    app.add_middleware(AdmissionMiddleware, settings=p.admission, gate=p.gate)
+    app.add_middleware(AdmissionMiddleware, settings=admission, gate=gate)
     app.add_middleware(RequestTelemetry, metrics=metrics)
     app.state.engine = p.engine
     app.state.dev_issuer = p.dev
+    app.state.live = live
     return app
 
 

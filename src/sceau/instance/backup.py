@@ -135,6 +135,8 @@ def _copy_files(root: Path, dest: Path, report: BackupReport) -> list[Path]:
     for directory, dirs, files in os.walk(root):
         here = Path(directory)
         rel = here.relative_to(root)
+        if rel == Path("."):  # run/: the serving process's socket and marker, not state
+            dirs[:] = [d for d in dirs if d != "run"]
         for d in dirs:
             (dest / rel / d).mkdir(mode=0o700)
             shutil.copystat(here / d, dest / rel / d)

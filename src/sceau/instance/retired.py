@@ -33,6 +33,9 @@ class Retired:
     certs: tuple[Path, ...]  # leaf first (TSA: leaf, root; CA: intermediate)
     valid_from: dt.datetime
     valid_until: dt.datetime
+    # When the key after it took over, if not ``valid_until - OVERLAP``: an online rotation
+    # keeps the old key valid until the running server has switched (``sceau rotate``).
+    successor_from: dt.datetime | None = None
 
     def signer(self) -> FileSigner:
         return load_signer(self.key)
@@ -54,6 +57,7 @@ def load_retired(cfg: InstanceConfig) -> list[Retired]:
                 tuple(cfg.dir / c for c in r.get("certs", [])),
                 dt.datetime.fromisoformat(r["valid_from"]),
                 dt.datetime.fromisoformat(r["valid_until"]),
+                dt.datetime.fromisoformat(r["successor_from"]) if "successor_from" in r else None,
             )
             for r in rows
         ]
@@ -63,7 +67,9 @@ def load_retired(cfg: InstanceConfig) -> list[Retired]:
 
 def current_since(cfg: InstanceConfig, name: str, default: dt.datetime) -> dt.datetime:
     """When the current key ``name`` took over (its last rotation, or ``default``)."""
-    ends = [r.valid_until - OVERLAP for r in load_retired(cfg) if r.name == name]
+    ends = [
+        r.successor_from or r.valid_until - OVERLAP for r in load_retired(cfg) if r.name == name
+    ]
     return max([default, *ends])
 
 
@@ -75,6 +81,7 @@ def save_retired(cfg: InstanceConfig, retired: list[Retired]) -> None:
             "certs": [str(c.relative_to(cfg.dir)) for c in r.certs],
             "valid_from": r.valid_from.isoformat(),
             "valid_until": r.valid_until.isoformat(),
+            **({"successor_from": r.successor_from.isoformat()} if r.successor_from else {}),
         }
         for r in retired
     ]

@@ -12,7 +12,12 @@
    and a new TUF targets version publishes them. Clients verify old bundles with the old key
    and new ones with the new key.
 
-A running ``sceau serve`` keeps the keys it loaded: restart it after rotating.
+On a running ``sceau serve`` (found by its admin socket, :mod:`sceau.instance.control`)
+the log is not touched here: the new key is renamed into place (the commit point), the
+trust files are published with the old key still valid, and the server is asked to reload
+(:mod:`sceau.instance.live`: it re-signs the log's head itself, between two batches); then
+the old key's window is closed at the moment the server stopped using it. A server that
+stops before re-signing does it at its next start (:func:`finish_online_rotations`).
 
 Crash safety: the new key and certificates are first staged beside the current ones
 (``*.next``) and described in ``keys/rotation.json``; the commit point is step 3 for a log
@@ -24,6 +29,7 @@ point leaves an instance that starts (``tests/e2e/test_rotate.py``).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -60,6 +66,13 @@ def log_note_names(cfg: InstanceConfig) -> dict[str, tuple[str, str]]:
 
 
 ROTATABLE = ("rekor-v1", "rekor-v2", "ct", "tsa", "ca-intermediate")
+
+
+def _file_signer(m: Any, name: str) -> FileSigner:
+    signer = m.signer(name)
+    if not isinstance(signer, FileSigner):
+        raise InputError(f"{name} is not a key file: it cannot be rotated by sceau rotate")
+    return signer
 
 
 def _pem(cert: x509.Certificate) -> bytes:
@@ -110,12 +123,31 @@ def rotate(cfg: InstanceConfig, name: str) -> str:
 
     if name not in ROTATABLE:
         raise InputError(f"cannot rotate {name!r}; choose one of {', '.join(ROTATABLE)}")
-    recover_rotation(cfg)
+    from sceau.instance.material import token_keys
+
+    if name in token_keys(cfg):
+        raise InputError(
+            f"{name} is held in a PKCS#11 token ([keys] in sceau.toml): sceau rotate "
+            'replaces key files only (docs/operations.md, "Keys")'
+        )
+    from sceau.instance.control import ask, running_server
+
+    online = ask(cfg, "ping") is not None  # a `sceau serve` of this instance is running
+    server = running_server(cfg)
+    if not online and server is not None:
+        raise InputError(
+            f"sceau serve (pid {server['pid']}, --workers {server['workers']}) is running on "
+            "this instance and cannot switch keys online: stop it, rotate, start it again"
+        )
+    recover_rotation(cfg, online=online)
     m = Material.load(cfg)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
-    until = now + OVERLAP / 2  # the new key is valid from now - OVERLAP / 2
-    old = m.signer(name)
+    successor_from = now - OVERLAP / 2  # when the new key is valid from
+    # The old key stays valid until the server has switched: at once when it is stopped,
+    # else until it answers the reload (and at most ONLINE_GRACE if that answer is lost).
+    until = now + (ONLINE_GRACE if online else OVERLAP / 2)
+    old = _file_signer(m, name)
     new = generate_signer(KEY_FILES[name])
     retired_dir, certs_dir = cfg.keys_dir / "retired", cfg.dir / "certs" / "retired"
     retired_dir.mkdir(mode=0o700, exist_ok=True)
@@ -135,7 +167,7 @@ def rotate(cfg: InstanceConfig, name: str) -> str:
 
         operator = str(cfg.get("instance", "operator", "sceau"))
         chain = make_tsa_chain(
-            organization=operator, leaf_signer=new, root_signer=m.signer("tsa-root")
+            organization=operator, leaf_signer=new, root_signer=_file_signer(m, "tsa-root")
         )
         for label, cert in (("tsa-leaf", m.tsa_leaf), ("tsa-root", m.tsa_root)):
             path = certs_dir / f"{label}-{stamp}.pem"
@@ -168,16 +200,54 @@ def rotate(cfg: InstanceConfig, name: str) -> str:
         "new_certs": sorted(new_certs),
         "valid_from": since.isoformat(),
         "valid_until": until.isoformat(),
-        "log": list(log) if log else None,
+        "successor_from": successor_from.isoformat(),
+        # online, the running server re-signs the log; the commit point is the key's rename
+        "log": list(log) if log and not online else None,
     }
     write_atomic(cfg.keys_dir / JOURNAL, json.dumps(journal, indent=2).encode(), 0o600)
     _step("staged")
-    if log is not None:  # the commit point of a log rotation
+    if log is not None and not online:  # the commit point of an offline log rotation
         size = _resign_log(cfg, log[0], log[1], old, new)
         summary = f"log {log[0]} continues at size {size} under the new key"
         _step("resigned")
     _finish(cfg, journal)
-    return f"rotated {name}: {summary}; trust files republished (restart `sceau serve`)"
+    if not online:
+        return f"rotated {name}: {summary}; trust files republished"
+    return _switch_running_server(cfg, name, old_key_path, summary, log)
+
+
+ONLINE_GRACE = dt.timedelta(minutes=5)
+
+
+def _switch_running_server(
+    cfg: InstanceConfig, name: str, old_key: Path, summary: str, log: tuple[str, str] | None
+) -> str:
+    """The new key is in place and published: the running server loads it, then the old
+    key's window is narrowed to the moment the server stopped using it."""
+    from sceau.instance.control import ask
+    from sceau.instance.trust_files import publish_instance_trust
+
+    answer = ask(cfg, "reload")
+    if answer is None or not answer.get("ok"):
+        why = "it stopped" if answer is None else answer.get("error", "no reason given")
+        raise InternalError(
+            f"rotated {name} on disk and published it, but the running server did not "
+            f"switch ({why}): it signs with the old key, valid until "
+            f"{ONLINE_GRACE.seconds // 60} minutes from now; restart `sceau serve`"
+        )
+    switched = dt.datetime.fromisoformat(answer["switched_at"]) + OVERLAP / 2
+    retired = load_retired(cfg)
+    narrowed = [
+        dataclasses.replace(r, valid_until=max(switched, r.successor_from or switched))
+        if r.key == old_key else r
+        for r in retired
+    ]  # fmt: skip
+    save_retired(cfg, narrowed)
+    publish_instance_trust(cfg)
+    if log is not None:
+        size = answer.get("logs", {}).get(log[0])
+        summary = f"log {log[0]} continues at size {size} under the new key"
+    return f"rotated {name}: {summary}; the running server switched without a restart"
 
 
 def _staged(path: Path) -> Path:
@@ -212,6 +282,11 @@ def _finish(cfg: InstanceConfig, journal: dict[str, Any]) -> None:
             tuple(cfg.dir / c for c in journal["old_certs"]),
             dt.datetime.fromisoformat(journal["valid_from"]),
             dt.datetime.fromisoformat(journal["valid_until"]),
+            (
+                dt.datetime.fromisoformat(journal["successor_from"])
+                if "successor_from" in journal
+                else None
+            ),
         )
         save_retired(cfg, [*retired, record])
     _step("recorded")
@@ -220,7 +295,7 @@ def _finish(cfg: InstanceConfig, journal: dict[str, Any]) -> None:
     (cfg.keys_dir / JOURNAL).unlink()
 
 
-def recover_rotation(cfg: InstanceConfig) -> str | None:
+def recover_rotation(cfg: InstanceConfig, *, online: bool = False) -> str | None:
     """Finish or undo a rotation a crash interrupted (``sceau serve`` and ``sceau rotate``
     call this first); returns what was done, or None if no rotation was under way.
 
@@ -238,6 +313,11 @@ def recover_rotation(cfg: InstanceConfig) -> str | None:
     staged = _staged(cfg.keys_dir / f"{name}.pem")
     committed = not staged.exists()
     if not committed and journal.get("log"):
+        if online:  # the log's storage is the running server's
+            raise InputError(
+                f"a rotation of {name} was interrupted before its log was re-signed; stop "
+                "`sceau serve` (it finishes or undoes the rotation at start) and rotate again"
+            )
         committed = _head_signed_by(cfg, journal["log"], load_signer(staged))
     if committed:
         _finish(cfg, journal)
@@ -249,6 +329,31 @@ def recover_rotation(cfg: InstanceConfig) -> str | None:
         (cfg.dir / rel).unlink(missing_ok=True)
     path.unlink()
     return f"undid the interrupted rotation of {name}"
+
+
+def finish_online_rotations(cfg: InstanceConfig) -> list[str]:
+    """A server stopped between an online rotation's key rename and its re-signing of the
+    log leaves a head signed by the retired key only: re-sign it (``sceau serve`` runs this
+    before the logs open, so they start under the current key)."""
+    from sceau.instance.material import token_keys
+
+    by_name: dict[str, Retired] = {}
+    for r in load_retired(cfg):  # the newest retired key of each name
+        by_name[r.name] = r
+    done = []
+    in_token = token_keys(cfg)
+    for key_file, (log_name, key_name) in log_note_names(cfg).items():
+        previous = by_name.get(key_file)
+        path = cfg.keys_dir / f"{key_file}.pem"
+        if previous is None or key_file in in_token or not path.exists():
+            continue
+        current = load_signer(path)
+        if _head_signed_by(cfg, [log_name, key_name], current):
+            continue
+        if _head_signed_by(cfg, [log_name, key_name], previous.signer()):
+            size = _resign_log(cfg, log_name, key_name, previous.signer(), current)
+            done.append(f"log {log_name}: re-signed its head (size {size}) with the new key")
+    return done
 
 
 def _head_signed_by(cfg: InstanceConfig, log: list[str], key: FileSigner) -> bool:

@@ -25,16 +25,19 @@ its executor and cache; nothing reaches into another's fields.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+import dataclasses
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
-from sceau.errors import NotFound
+from sceau.errors import InternalError, NotFound
 from sceau.log.model import AppendResult, LogConfig, SignedCheckpoint, TreeState
 from sceau.log.opening import StartupCheck
 from sceau.log.reader import LogReader, TileCache
 from sceau.log.sequencer import Batching, Sequencer
 from sceau.log.storage import Storage
+from sceau.note import NoteSigner
 
 __all__ = ["AppendResult", "Log", "LogConfig", "LogEngine", "SignedCheckpoint"]
 
@@ -66,6 +69,17 @@ class Log(LogReader):
         """Add ``entry``; resolves once it is durable in a signed checkpoint."""
         return await self.sequencer.append(entry, keys)
 
+    def use_signers(self, note_signers: Sequence[NoteSigner]) -> None:
+        """Sign the checkpoints of the next batches with ``note_signers`` (a key rotation on
+        a running instance). A batch being signed keeps the keys it started with."""
+        config = dataclasses.replace(self.config, note_signers=tuple(note_signers))
+        self.config = self.sequencer.config = config
+
+    async def resign(self) -> int:
+        """Re-sign the stored head with the current signers, so the newest checkpoint
+        verifies with them even if no entry arrives; returns the tree size."""
+        return await self.sequencer.resign()
+
 
 class LogEngine:
     """Hosts several named logs over one storage driver, each with its own sequencer."""
@@ -91,8 +105,11 @@ class LogEngine:
         self._readers = ThreadPoolExecutor(reader_threads, thread_name_prefix="sceau-log-reader")
         self._cache = TileCache()
         self._started = False
+        self._rebuilt: dict[str, LogConfig] | None = None
 
     def add_log(self, config: LogConfig) -> Log:
+        if self._rebuilt is not None:  # a reload: the services are built again, the logs stay
+            return self._existing(config)
         if config.name in self._logs:
             raise ValueError(f"log {config.name!r} already added")
         if self._started:
@@ -105,6 +122,28 @@ class LogEngine:
             cache=self._cache,
             batching=self.batching,
         )
+        return lg
+
+    @contextlib.contextmanager
+    def rebuilding(self) -> Iterator[dict[str, LogConfig]]:
+        """While services are built again over this running engine (``sceau.instance.live``):
+        ``add_log`` returns the log already here, and the configs the new services asked for
+        (their signers) are collected in the yielded dict for the caller to switch to."""
+        self._rebuilt = {}
+        try:
+            yield self._rebuilt
+        finally:
+            self._rebuilt = None
+
+    def _existing(self, config: LogConfig) -> Log:
+        assert self._rebuilt is not None
+        lg = self.log(config.name)
+        if lg.config.origin != config.origin:
+            raise InternalError(
+                f"log {config.name!r}: its origin cannot change on a running instance "
+                f"({lg.config.origin!r} → {config.origin!r})"
+            )
+        self._rebuilt[config.name] = config
         return lg
 
     def log(self, name: str) -> Log:

@@ -93,6 +93,15 @@ def batch_write(
     )
 
 
+def resign_write(config: LogConfig, stored: TreeHead) -> BatchWrite:
+    """The stored head again, signed by ``config``'s signers: no tiles, no entries."""
+    ts = max(now_ms(), stored.timestamp_ms)
+    note = sign_note(Checkpoint(config.origin, stored.size, stored.root_hash).body(),
+                     config.note_signers)  # fmt: skip
+    head = TreeHead(stored.size, stored.root_hash, note, ts)
+    return BatchWrite(config.name, stored.size, head, {}, [], [])
+
+
 def tile_loader(
     read: Callable[[Iterable[TileKey]], dict[TileKey, bytes]],
 ) -> Callable[[TileKey], bytes]:

@@ -15,7 +15,14 @@ from functools import partial
 
 from sceau.errors import InputError, InternalError, Overloaded
 from sceau.log.integrate import MAX_ENTRY_SIZE, TileKey, TreeEdge, TreeHasher, integrate
-from sceau.log.model import AppendResult, LogConfig, TreeState, batch_write, tile_loader
+from sceau.log.model import (
+    AppendResult,
+    LogConfig,
+    TreeState,
+    batch_write,
+    resign_write,
+    tile_loader,
+)
 from sceau.log.storage import DuplicateLeaves, Lease, Storage, TreeHead
 from sceau.merkle import leaf_hash, verify_inclusion
 from sceau.telemetry.metrics import BATCH_SIZE, INTEGRATION_SECONDS
@@ -204,7 +211,27 @@ class Sequencer:
             batch = [self._pool.pop(k) for k in keys]
         return batch
 
+    async def resign(self) -> int:
+        """Re-sign the stored head with the signers of the current config (a rotation), in
+        the writer thread between two batches; returns the tree size."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, self._resign)
+
     # -- the writer thread ------------------------------------------------------------
+
+    def _resign(self) -> int:
+        with self._storage.sequencer_lease(self.name) as lease:
+            stored = lease.head()
+            if stored is None:
+                raise InternalError(f"log {self.name!r} vanished from storage")
+            if stored.size != self.state.edge.size:
+                self._catch_up(stored, tile_loader(lease.read_tiles))
+            if stored.size == 0:
+                return 0
+            write = resign_write(self.config, stored)
+            lease.commit(write)
+            self.state.adopt(self.state.edge, write.head)
+            return stored.size
 
     def _reload(self) -> None:
         stored = self._storage.load_head(self.name)

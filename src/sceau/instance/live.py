@@ -1,0 +1,155 @@
+"""A running instance that takes new keys without a restart (``sceau rotate`` while
+``sceau serve`` runs, or ``SIGHUP``).
+
+The services (CA, CT, Rekor, TSA, TUF, explorer) of one *generation* are built from the
+keys and certificates on disk, over the one log engine, which outlives them all. A reload
+builds the next generation beside the current one and switches requests to it:
+
+1. the new keys load (a failure leaves the running generation untouched: nothing half-done);
+2. every log whose key changed signs its checkpoints with **both** keys, new first: a
+   response of either generation then carries a checkpoint its own key verifies;
+3. new requests go to the new generation; those already running finish on the old one;
+4. once they have (or after ``DRAIN_SECONDS``), the logs sign with the new key alone and
+   re-sign their newest checkpoint with it, so even a quiet log shows the new key at once;
+5. the old generation's background tasks stop and its resources close.
+
+No request is refused or fails because of a reload (``tests/e2e/test_online_rotation.py``
+rotates every key under load and counts errors: zero).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.routing import Router
+
+from sceau.config import InstanceConfig
+
+log = logging.getLogger("sceau.reload")
+
+DRAIN_SECONDS = 30.0  # the longest a request of the old generation is waited for
+
+
+@dataclass(eq=False)
+class Generation:
+    """One build of the services, and the requests it is serving."""
+
+    parts: Any  # sceau.instance.app._Parts
+    router: Router
+    in_flight: int = 0
+    retired: bool = False
+    drained: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def start(self) -> None:
+        background: list[Callable[[], Coroutine[Any, Any, Any]]] = self.parts.background
+        self.tasks = [asyncio.create_task(make()) for make in background]
+
+    async def close(self) -> None:
+        for t in self.tasks:
+            t.cancel()
+        for close in self.parts.closers:
+            with contextlib.suppress(Exception):
+                await close()
+
+
+class ServiceSwitch:
+    """The ASGI app behind the middleware: hands each request to the current generation
+    and counts it there until it is done."""
+
+    def __init__(self, generation: Generation) -> None:
+        self.current = generation
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        gen = self.current
+        gen.in_flight += 1
+        try:
+            await gen.router(scope, receive, send)
+        finally:
+            gen.in_flight -= 1
+            if gen.retired and gen.in_flight == 0:
+                gen.drained.set()
+
+
+class LiveInstance:
+    """The current generation of an instance's services, and the way to the next one."""
+
+    def __init__(
+        self,
+        cfg: InstanceConfig,
+        first: Any,
+        build: Callable[[Any, Any, Any], Any],
+    ) -> None:
+        self.cfg = cfg
+        self.engine = first.engine
+        self._build = build  # (material, engine, witness) -> parts
+        self.switch = ServiceSwitch(Generation(first, Router(routes=first.routes)))
+        self._lock = asyncio.Lock()
+        self.generation = 1
+
+    def start(self) -> None:
+        self.switch.current.start()
+
+    async def close(self) -> None:
+        await self.switch.current.close()
+
+    async def reload(self) -> dict[str, Any]:
+        """Load the instance's keys and certificates again and switch to them; returns
+        what changed (``logs``: the re-signed logs and their sizes)."""
+        async with self._lock:
+            from sceau.instance.material import Material
+
+            old = self.switch.current
+            material = await asyncio.to_thread(Material.load, self.cfg)
+            engine = self.engine
+            if engine is not None:
+                with engine.rebuilding() as configs:
+                    parts = self._build(material, engine, old.parts.witness)
+            else:
+                configs = {}
+                parts = self._build(material, None, old.parts.witness)
+            changed = self._changed_logs(configs)
+            for name, (before, after) in changed.items():
+                engine.log(name).use_signers([*after, *before])
+            new = Generation(parts, Router(routes=parts.routes))
+            new.start()
+            old.retired = True
+            if old.in_flight == 0:
+                old.drained.set()
+            self.switch.current = new
+            self.generation += 1
+            try:
+                await asyncio.wait_for(old.drained.wait(), DRAIN_SECONDS)
+            except TimeoutError:
+                log.warning(
+                    "reload: %d request(s) of the previous keys still running after %.0f s",
+                    old.in_flight,
+                    DRAIN_SECONDS,
+                )
+            sizes = {}
+            for name, (_before, after) in changed.items():
+                engine.log(name).use_signers(after)
+                sizes[name] = await engine.log(name).resign()
+            await old.close()
+            done = {
+                "generation": self.generation,
+                "logs": sizes,
+                "switched_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            }
+            log.info("reloaded the instance's keys", extra=done)
+            return done
+
+    def _changed_logs(self, configs: dict[str, Any]) -> dict[str, tuple[list[Any], list[Any]]]:
+        """Log name → (signers now, signers wanted) for the logs whose keys differ."""
+        out = {}
+        for name, wanted in configs.items():
+            current = list(self.engine.log(name).config.note_signers)
+            if [s.key_id for s in current] != [s.key_id for s in wanted.note_signers]:
+                out[name] = (current, list(wanted.note_signers))
+        return out

@@ -1,0 +1,246 @@
+"""``sceau rotate`` on a running ``sceau serve``: every rotatable key changes under load
+without a restart, no request fails, and what was signed before, during and after verifies.
+
+Writers keep the CA, the TSA and both Rekor APIs busy while each of the five keys is
+rotated in turn. Every answer must be a success; every Rekor v1 answer must carry a
+checkpoint that the key named by its own ``logID`` signed (the server signs with both keys
+while the old generation drains); sigstore-python signs between rotations and every bundle
+verifies at the end against the published trust root.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from rfc3161_client import TimestampRequestBuilder
+
+from sceau.instance.rotate import ROTATABLE
+from sceau.note import note_verifier, verify_note
+from tests.instance import client_env, served_instance
+from tests.rekor.helpers import hashedrekord_v1, hashedrekord_v2, leaf
+
+SCEAU = [sys.executable, "-m", "sceau"]
+SIGSTORE = str(Path(sys.executable).with_name("sigstore"))
+EMAIL = "rotation@example.com"
+pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.interop]
+
+
+class Load:
+    """Threads sending one kind of request each until stopped; every answer is kept."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url, self.token = url, token
+        self.answers: dict[str, list[httpx.Response]] = {}
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        cert, key = leaf()
+        csr_key = ec.generate_private_key(ec.SECP256R1())
+        csr = (
+            x509.CertificateSigningRequestBuilder()
+            .subject_name(x509.Name([]))
+            .sign(csr_key, hashes.SHA256())
+            .public_bytes(serialization.Encoding.PEM)
+        )
+        kinds: dict[str, Callable[[httpx.Client], httpx.Response]] = {
+            "rekor-v1": lambda c: c.post(
+                "/api/v1/log/entries", json=hashedrekord_v1(cert=cert, key=key)[0]
+            ),
+            "rekor-v2": lambda c: c.post(
+                "/api/v2/log/entries", json=hashedrekord_v2(cert=cert, key=key)[0]
+            ),
+            "ca": lambda c: c.post(
+                "/api/v2/signingCert",
+                json={"certificateSigningRequest": base64.b64encode(csr).decode()},
+                headers={"Authorization": f"Bearer {self.token}"},
+            ),
+            "tsa": lambda c: c.post(
+                "/api/v1/timestamp",
+                content=TimestampRequestBuilder().data(os.urandom(16)).build().as_bytes(),
+                headers={"Content-Type": "application/timestamp-query"},
+            ),
+        }
+        self._threads = [
+            threading.Thread(target=self._run, args=(kind, send), daemon=True)
+            for kind, send in kinds.items()
+            for _ in range(2)
+        ]
+        for kind in kinds:
+            self.answers[kind] = []
+
+    def __enter__(self) -> Load:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=60)
+
+    def _run(self, kind: str, send: Callable[[httpx.Client], httpx.Response]) -> None:
+        with httpx.Client(base_url=self.url, timeout=60) as client:
+            while not self._stop.is_set():
+                try:
+                    r = send(client)
+                except httpx.HTTPError as e:
+                    self.failures.append(f"{kind}: {type(e).__name__}: {e}")
+                    continue
+                if r.status_code not in (200, 201):
+                    self.failures.append(f"{kind}: {r.status_code} {r.text[:200]}")
+                self.answers[kind].append(r)
+
+    def count(self) -> int:
+        return sum(len(a) for a in self.answers.values())
+
+
+def _sigstore(env: dict[str, str], trust: Path, *args: str) -> None:
+    done = subprocess.run(
+        [SIGSTORE, "--trust-config", str(trust), *args],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, (args[0], done.stdout, done.stderr)
+
+
+def _v1_checkpoints_verify(answers: list[httpx.Response], trusted_root: dict, host: str) -> int:
+    """Each v1 answer's checkpoint is signed by the key its logID names."""
+    keys = {}
+    for tlog in trusted_root["tlogs"]:
+        der = base64.b64decode(tlog["publicKey"]["rawBytes"])
+        keys[base64.b64decode(tlog["logId"]["keyId"]).hex()] = serialization.load_der_public_key(
+            der
+        )
+    for r in answers:
+        ((_uuid, body),) = r.json().items()
+        key = keys[body["logID"]]
+        checkpoint = body["verification"]["inclusionProof"]["checkpoint"]
+        verify_note(checkpoint, [note_verifier(host, key)])
+    return len(answers)
+
+
+def test_rotating_every_key_under_load_fails_no_request(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    # Batches of half a second: at every switch, log entries of the old keys are waiting to
+    # be sequenced, and must come back with a checkpoint their own key signed.
+    env = {**client_env(home), "SCEAU_LOG_BATCH_INTERVAL": "0.5", "SCEAU_LOG_BATCH_IDLE": "0"}
+    with served_instance(tmp_path, env) as (directory, url):
+        trust = directory / "trust" / "trust_config.json"
+        token = subprocess.run(
+            [*SCEAU, "dev-token", "--dir", str(directory), "--email", EMAIL],
+            capture_output=True, text=True, check=True, env=env,
+        ).stdout.strip()  # fmt: skip
+        artifacts: list[Path] = []
+
+        def sign(tag: str) -> None:
+            for version in ("1", "2"):
+                artifact = tmp_path / f"{tag}-v{version}.txt"
+                artifact.write_text(f"{tag}, Rekor v{version}\n")
+                _sigstore(env, trust, "sign", "--rekor-version", version,
+                          "--identity-token", token, str(artifact))  # fmt: skip
+                artifacts.append(artifact)
+
+        sign("before")
+        with Load(url, token) as load:
+            deadline = time.monotonic() + 60
+            while min(map(len, load.answers.values())) < 4 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            for name in ROTATABLE:
+                before = load.count()
+                done = subprocess.run(
+                    [*SCEAU, "rotate", name, "--dir", str(directory)],
+                    capture_output=True, text=True, env=env, timeout=300,
+                )  # fmt: skip
+                assert done.returncode == 0, (name, done.stdout, done.stderr)
+                assert "switched without a restart" in done.stdout, done.stdout
+                # the load ran through the switch, not around it
+                deadline = time.monotonic() + 30
+                while load.count() < before + 16 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                sign(f"after-{name}")
+        assert not load.failures, load.failures[:5]
+        assert all(len(a) >= 16 for a in load.answers.values()), {
+            k: len(a) for k, a in load.answers.items()
+        }
+        trusted_root = json.loads((directory / "trust" / "trusted_root.json").read_text())
+        host = url.removeprefix("http://")
+        assert _v1_checkpoints_verify(load.answers["rekor-v1"], trusted_root, host) >= 16
+        # one key per window: each rotated key is listed twice, the old one closed
+        assert len(trusted_root["tlogs"]) == 4 and len(trusted_root["ctlogs"]) == 2
+        assert len(trusted_root["certificateAuthorities"]) == 2
+        assert len(trusted_root["timestampAuthorities"]) == 2
+        # the newest checkpoints carry the new keys alone
+        v1_now = httpx.get(f"{url}/api/v1/log").json()["signedTreeHead"]
+        assert v1_now.count("\u2014 ") == 1, v1_now
+        for artifact in artifacts:
+            _sigstore(env, trust, "verify", "identity", str(artifact),
+                      "--bundle", f"{artifact}.sigstore.json", "--cert-identity", EMAIL,
+                      "--cert-oidc-issuer", f"{url}/oidc")  # fmt: skip
+
+
+def test_sighup_reloads_and_a_bad_key_leaves_the_server_serving(tmp_path: Path) -> None:
+    """SIGHUP reloads too; a reload that cannot load the keys changes nothing."""
+    env = client_env(tmp_path / "home")
+    serve_args = ("--log-level", "info")
+    with served_instance(tmp_path, env, serve_args=serve_args) as (directory, url):
+        from sceau.config import InstanceConfig
+        from sceau.instance.control import ask
+
+        cfg = InstanceConfig.load(directory)
+        assert ask(cfg, "ping") == {"ok": True}
+        socket_file = directory / "run" / "admin.sock"
+        assert (socket_file.stat().st_mode & 0o777) == 0o600
+        assert ((directory / "run").stat().st_mode & 0o777) == 0o700
+        key = directory / "keys" / "tsa.pem"
+        good = key.read_bytes()
+        key.write_bytes(b"not a key")
+        answer = ask(cfg, "reload")
+        assert answer is not None and answer["ok"] is False and "tsa" in answer["error"]
+        assert httpx.get(f"{url}/healthz").status_code == 200
+        key.write_bytes(good)
+        assert ask(cfg, "reload")["ok"] is True  # type: ignore[index]
+        serve_pid = int(
+            subprocess.run(["pgrep", "-f", f"sceau serve --dir {directory}"],
+                           capture_output=True, text=True).stdout.split()[0]
+        )  # fmt: skip
+        log = tmp_path / "serve.log"
+        os.kill(serve_pid, signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while "reloaded" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert httpx.get(f"{url}/healthz").status_code == 200
+        assert ask(cfg, "nonsense") == {
+            "ok": False,
+            "error": 'send {"op": "reload"} or {"op": "ping"}',
+        }
+
+
+def test_rotate_refuses_a_server_that_cannot_switch_online(tmp_path: Path) -> None:
+    """``serve --workers`` has no admin socket: rotating under it would leave it signing
+    with a key whose window is closed, so ``sceau rotate`` refuses and changes nothing."""
+    env = client_env(tmp_path / "home")
+    serve_args = ("--log-level", "warning", "--workers", "2")
+    with served_instance(tmp_path, env, serve_args=serve_args) as (directory, _url):
+        keys_before = sorted(p.name for p in (directory / "keys").iterdir())
+        done = subprocess.run(
+            [*SCEAU, "rotate", "tsa", "--dir", str(directory)],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 1, done.stdout
+        assert "--workers 2) is running" in done.stderr and "Traceback" not in done.stderr
+        assert sorted(p.name for p in (directory / "keys").iterdir()) == keys_before
+        assert not (directory / "retired.json").exists()
+    assert not (directory / "run" / "serving.json").exists()  # removed when serve stops

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: serve test test-deps lint venv clean
+.PHONY: serve test test-deps lint venv clean image
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -36,4 +36,8 @@ lint: $(STAMP)
 	$(BIN)/python -m mypy
 
 clean:
-	rm -rf $(VENV) .sceau .pytest_cache
+	rm -rf $(VENV) .sceau .pytest_cache build
+
+# The container image (deploy/container/Containerfile): `make image`, `make image BASE=…`.
+image: $(STAMP)
+	BASE=$(BASE) PYTHON=$(BIN)/python tools/build-image

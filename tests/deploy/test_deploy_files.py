@@ -114,3 +114,21 @@ def test_dashboard_and_rules_use_only_metrics_the_server_exposes(tmp_path: Path)
 @pytest.mark.parametrize("path", [RULES, DASHBOARD])
 def test_deploy_files_are_documented(path: Path) -> None:
     assert str(path.relative_to(ROOT)) in (ROOT / "docs" / "operations.md").read_text()
+
+
+def test_every_file_the_package_reads_is_in_its_wheel() -> None:
+    """Package data is listed in pyproject.toml: a file left out works from the source tree
+    and breaks an installed sceau (the container image found the explorer's static files)."""
+    import fnmatch
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["sceau"]
+    package = root / "src" / "sceau"
+    for path in package.rglob("*"):
+        if not path.is_file() or path.suffix in (".py", ".pyc") or "__pycache__" in path.parts:
+            continue
+        rel = path.relative_to(package).as_posix()
+        assert any(fnmatch.fnmatch(rel, g.replace("**/", "*")) for g in globs), rel

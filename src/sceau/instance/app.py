@@ -69,6 +69,7 @@ class _Parts:
     ct_log: Any = None
     dev: Any = None
     witness: Any = None
+    reload: bool = False  # a later generation (sceau.instance.live): start-up warnings said
 
 
 def _engine(p: _Parts, create_storage: bool) -> None:
@@ -199,11 +200,12 @@ def _dev_issuer(p: _Parts, serve_routes: bool) -> None:
     if serve_routes:
         from sceau.services.oidc import routes as oidc_routes
 
-        log.warning(
-            "the development OIDC issuer is enabled at %s/oidc: for development only, "
-            "never in production",
-            p.cfg.url,
-        )
+        if not p.reload:
+            log.warning(
+                "the development OIDC issuer is enabled at %s/oidc: for development only, "
+                "never in production",
+                p.cfg.url,
+            )
         p.routes.append(Mount("/oidc", routes=oidc_routes(p.dev)))
 
 
@@ -315,11 +317,12 @@ def build_parts(
     engine: Any = None,
     create_storage: bool = False,
     metrics: HttpMetrics,
-    witness: Any = None,
+    previous: _Parts | None = None,
 ) -> _Parts:
     """The services of one generation of the app: built at start, and again over the same
     engine when the instance reloads its keys (:mod:`sceau.instance.live`)."""
-    p = _Parts(cfg, material, witness=witness)
+    p = _Parts(cfg, material, witness=previous.witness if previous else None,
+               reload=previous is not None)  # fmt: skip
     # Order matters: the logs join the engine before it starts; the CA uses the CT log and
     # the dev issuer if they are built here.
     if services & LOG_SERVICES:
@@ -373,10 +376,10 @@ def build_app(
         services.discard("explorer")
     metrics = HttpMetrics()
 
-    def build(material: Any, engine: Any, witness: Any) -> _Parts:
+    def build(material: Any, engine: Any, previous: _Parts | None) -> _Parts:
         return build_parts(
             cfg, material, services, dev_oidc, engine=engine, create_storage=create_storage,
-            metrics=metrics, witness=witness,
+            metrics=metrics, previous=previous,
         )  # fmt: skip
 
     p = build(Material.load(cfg), engine, None)

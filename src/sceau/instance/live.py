@@ -88,7 +88,7 @@ class LiveInstance:
     ) -> None:
         self.cfg = cfg
         self.engine = first.engine
-        self._build = build  # (material, engine, witness) -> parts
+        self._build = build  # (material, engine, previous parts) -> parts
         self.switch = ServiceSwitch(Generation(first, Router(routes=first.routes)))
         self._lock = asyncio.Lock()
         self.generation = 1
@@ -110,10 +110,10 @@ class LiveInstance:
             engine = self.engine
             if engine is not None:
                 with engine.rebuilding() as configs:
-                    parts = self._build(material, engine, old.parts.witness)
+                    parts = self._build(material, engine, old.parts)
             else:
                 configs = {}
-                parts = self._build(material, None, old.parts.witness)
+                parts = self._build(material, None, old.parts)
             changed = self._changed_logs(configs)
             for name, (before, after) in changed.items():
                 engine.log(name).use_signers([*after, *before])

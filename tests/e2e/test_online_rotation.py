@@ -222,6 +222,22 @@ def test_sighup_reloads_and_a_bad_key_leaves_the_server_serving(tmp_path: Path) 
         while "reloaded" not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert httpx.get(f"{url}/healthz").status_code == 200
+        # sceau.toml is read again: an OIDC issuer added there is trusted by the CA
+        issuer = "https://token.issuer.example"
+        config = directory / "sceau.toml"
+        before = config.read_text()
+        config.write_text(
+            before + f'\n[ca.oidc-issuers."{issuer}"]\nissuer-url = "{issuer}"\n'
+            'client-id = "sigstore"\ntype = "email"\n'
+        )
+        assert ask(cfg, "reload")["ok"] is True  # type: ignore[index]
+        issuers = httpx.get(f"{url}/api/v2/configuration").json()["issuers"]
+        assert issuer in [i.get("issuerUrl") for i in issuers], issuers
+        # ... but the URL the logs' origins follow needs a restart
+        config.write_text(before.replace(url, "http://127.0.0.1:1"))
+        answer = ask(cfg, "reload")
+        assert answer is not None and answer["ok"] is False and "restart" in answer["error"]
+        config.write_text(before)
         assert ask(cfg, "nonsense") == {
             "ok": False,
             "error": 'send {"op": "reload"} or {"op": "ping"}',

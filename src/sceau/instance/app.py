@@ -376,13 +376,13 @@ def build_app(
         services.discard("explorer")
     metrics = HttpMetrics()
 
-    def build(material: Any, engine: Any, previous: _Parts | None) -> _Parts:
+    def build(cfg: InstanceConfig, material: Any, engine: Any, previous: _Parts | None) -> _Parts:
         return build_parts(
             cfg, material, services, dev_oidc, engine=engine, create_storage=create_storage,
             metrics=metrics, previous=previous,
         )  # fmt: skip
 
-    p = build(Material.load(cfg), engine, None)
+    p = build(cfg, Material.load(cfg), engine, None)
     live = LiveInstance(cfg, p, build)
     admission = AdmissionSettings.from_config(cfg.raw.get("http", {}))
     gate = LatencyGate(admission.latency_budget, admission.min_in_flight)

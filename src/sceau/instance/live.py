@@ -30,6 +30,7 @@ from typing import Any
 from starlette.routing import Router
 
 from sceau.config import InstanceConfig
+from sceau.errors import InputError
 
 log = logging.getLogger("sceau.reload")
 
@@ -84,11 +85,11 @@ class LiveInstance:
         self,
         cfg: InstanceConfig,
         first: Any,
-        build: Callable[[Any, Any, Any], Any],
+        build: Callable[[InstanceConfig, Any, Any, Any], Any],
     ) -> None:
         self.cfg = cfg
         self.engine = first.engine
-        self._build = build  # (material, engine, previous parts) -> parts
+        self._build = build  # (config, material, engine, previous parts) -> parts
         self.switch = ServiceSwitch(Generation(first, Router(routes=first.routes)))
         self._lock = asyncio.Lock()
         self.generation = 1
@@ -100,20 +101,30 @@ class LiveInstance:
         await self.switch.current.close()
 
     async def reload(self) -> dict[str, Any]:
-        """Load the instance's keys and certificates again and switch to them; returns
-        what changed (``logs``: the re-signed logs and their sizes)."""
+        """Read ``sceau.toml``, the keys and the certificates again and switch to them;
+        returns what changed (``logs``: the re-signed logs and their sizes). What the
+        services are built from takes effect (keys, certificates, OIDC issuers, witnesses);
+        what the engine and the server were started with ([storage], [log], [http], the
+        URL) needs a restart."""
         async with self._lock:
             from sceau.instance.material import Material
 
             old = self.switch.current
-            material = await asyncio.to_thread(Material.load, self.cfg)
+            cfg = await asyncio.to_thread(InstanceConfig.load, self.cfg.dir)
+            if cfg.url != self.cfg.url:
+                raise InputError(
+                    f"[instance] url changed ({self.cfg.url} → {cfg.url}): the logs' origins "
+                    "follow it, so restart `sceau serve` for that"
+                )
+            material = await asyncio.to_thread(Material.load, cfg)
             engine = self.engine
             if engine is not None:
                 with engine.rebuilding() as configs:
-                    parts = self._build(material, engine, old.parts)
+                    parts = self._build(cfg, material, engine, old.parts)
             else:
                 configs = {}
-                parts = self._build(material, None, old.parts)
+                parts = self._build(cfg, material, None, old.parts)
+            self.cfg = cfg
             changed = self._changed_logs(configs)
             for name, (before, after) in changed.items():
                 engine.log(name).use_signers([*after, *before])

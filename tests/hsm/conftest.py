@@ -48,7 +48,7 @@ def token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Token]:
         [util, "--init-token", "--free", "--label", "sceau", "--so-pin", "1234", "--pin", PIN],
         check=True, capture_output=True,
     )  # fmt: skip
-    _reload_module()
+    reload_module()
     try:
         yield Token("sceau", conf)
     finally:
@@ -59,7 +59,7 @@ def token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Token]:
                 os.environ[k] = v
 
 
-def _reload_module() -> None:
+def reload_module() -> None:
     """SoftHSM2 reads ``SOFTHSM2_CONF`` when it is initialised, and python-pkcs11 keeps one
     initialised module per process: another test may have loaded it with its own tokens."""
     import pkcs11

@@ -213,6 +213,7 @@ def run(args: argparse.Namespace) -> int:
     recovered = recover_rotation(cfg)  # a `sceau rotate` that a crash interrupted
     if recovered:
         log.warning("%s", recovered)
+        cfg = InstanceConfig.load(cfg.dir)  # a rotation may have changed sceau.toml's [keys]
     for finished in finish_online_rotations(cfg):
         log.warning("%s", finished)
     dev_oidc = True if args.dev_oidc else None

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 
@@ -39,6 +40,18 @@ class Retired:
 
     def signer(self) -> FileSigner:
         return load_signer(self.key)
+
+    def public_key(self) -> Any:
+        """The retired key's public half: from its key file, or from the public key kept
+        when the key was in a PKCS#11 token (``*.pub.pem``)."""
+        if self.key.name.endswith(".pub.pem"):
+            from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+            try:
+                return load_pem_public_key(self.key.read_bytes())
+            except (OSError, ValueError) as e:
+                raise InternalError(f"cannot load retired key {self.key}: {e}") from e
+        return self.signer().public_key()
 
     def certificates(self) -> list[x509.Certificate]:
         return [x509.load_pem_x509_certificate(p.read_bytes()) for p in self.certs]

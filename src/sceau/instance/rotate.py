@@ -19,6 +19,10 @@ trust files are published with the old key still valid, and the server is asked 
 the old key's window is closed at the moment the server stopped using it. A server that
 stops before re-signing does it at its next start (:func:`finish_online_rotations`).
 
+A key in a PKCS#11 token (``[keys]``) is replaced by a new key made in the same token;
+what is staged and renamed is then ``sceau.toml`` naming it, and the old key's public half
+is what ``keys/retired/`` keeps (``*.pub.pem``).
+
 Crash safety: the new key and certificates are first staged beside the current ones
 (``*.next``) and described in ``keys/rotation.json``; the commit point is step 3 for a log
 (its head now verifies only with the new key) or the new key's rename into place for the
@@ -40,7 +44,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from sceau.config import InstanceConfig
+from sceau.config import CONFIG_NAME, InstanceConfig
 from sceau.durable import write_atomic
 from sceau.errors import InputError, InternalError
 from sceau.instance.retired import (
@@ -50,7 +54,8 @@ from sceau.instance.retired import (
     load_retired,
     save_retired,
 )
-from sceau.keys import FileSigner, generate_signer, load_signer, save_signer
+from sceau.keys import FileSigner, Signer, generate_signer, load_signer, save_signer
+from sceau.keys._core import public_pem
 
 JOURNAL = "rotation.json"  # in keys/: a rotation under way (see recover_rotation)
 
@@ -68,24 +73,54 @@ def log_note_names(cfg: InstanceConfig) -> dict[str, tuple[str, str]]:
 ROTATABLE = ("rekor-v1", "rekor-v2", "ct", "tsa", "ca-intermediate")
 
 
-def _file_signer(m: Any, name: str) -> FileSigner:
-    signer = m.signer(name)
+def _as_file(signer: Signer, name: str) -> FileSigner:
     if not isinstance(signer, FileSigner):
-        raise InputError(f"{name} is not a key file: it cannot be rotated by sceau rotate")
+        raise InternalError(f"{name}: expected a key file, found {signer!r}")
     return signer
+
+
+def _staged_commit(cfg: InstanceConfig, journal: dict[str, Any]) -> tuple[Path, Path]:
+    """(staged, final) of the file whose rename commits a rotation: the new key file, or
+    ``sceau.toml`` naming the new key in the token."""
+    if journal.get("in_token"):
+        return _staged(cfg.dir / CONFIG_NAME), cfg.dir / CONFIG_NAME
+    key = cfg.keys_dir / f"{journal['name']}.pem"
+    return _staged(key), key
+
+
+def _with_key_uri(cfg: InstanceConfig, name: str, uri: str) -> bytes:
+    """sceau.toml with ``[keys] name`` set to ``uri``, everything else as it is."""
+    lines = (cfg.dir / CONFIG_NAME).read_text().splitlines(keepends=True)
+    table, done = "", False
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            table = stripped.split("]")[0].strip("[ ")
+        elif table == "keys" and stripped.split("=")[0].strip() == name:
+            lines[i] = f'{name} = "{uri}"\n'
+            done = True
+    if not done:
+        raise InputError(f"sceau.toml: no `{name} = ...` line in [keys] to point at the new key")
+    return "".join(lines).encode()
 
 
 def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def _resign_log(
-    cfg: InstanceConfig, log_name: str, key_name: str, old: FileSigner, new: FileSigner
-) -> int:
-    """Re-sign the stored head of ``log_name`` with ``new`` after checking it with ``old``."""
+def _resign_log(cfg: InstanceConfig, log_name: str, key_name: str, old: Any, new: Signer) -> int:
+    """Re-sign the stored head of ``log_name`` with ``new`` after checking it with ``old``
+    (the old key's public half)."""
     from sceau.instance.storage import open_storage
     from sceau.log.storage import BatchWrite, TreeHead
-    from sceau.note import Checkpoint, NoteError, note_signer, open_checkpoint, sign_note
+    from sceau.note import (
+        Checkpoint,
+        NoteError,
+        note_signer,
+        note_verifier,
+        open_checkpoint,
+        sign_note,
+    )
 
     storage = open_storage(cfg)
     try:
@@ -95,7 +130,7 @@ def _resign_log(
         if head.size == 0:
             return 0
         try:
-            cp = open_checkpoint(head.note, [note_signer(key_name, old).verifier()])
+            cp = open_checkpoint(head.note, [note_verifier(key_name, old)])
         except NoteError as e:
             raise InternalError(
                 f"log {log_name!r}: stored checkpoint does not verify "
@@ -125,11 +160,7 @@ def rotate(cfg: InstanceConfig, name: str) -> str:
         raise InputError(f"cannot rotate {name!r}; choose one of {', '.join(ROTATABLE)}")
     from sceau.instance.material import token_keys
 
-    if name in token_keys(cfg):
-        raise InputError(
-            f"{name} is held in a PKCS#11 token ([keys] in sceau.toml): sceau rotate "
-            'replaces key files only (docs/operations.md, "Keys")'
-        )
+    token_uri = token_keys(cfg).get(name)  # the key is in a PKCS#11 token: so is the next
     from sceau.instance.control import ask, running_server
 
     online = ask(cfg, "ping") is not None  # a `sceau serve` of this instance is running
@@ -139,7 +170,8 @@ def rotate(cfg: InstanceConfig, name: str) -> str:
             f"sceau serve (pid {server['pid']}, --workers {server['workers']}) is running on "
             "this instance and cannot switch keys online: stop it, rotate, start it again"
         )
-    recover_rotation(cfg, online=online)
+    if recover_rotation(cfg, online=online):
+        cfg = InstanceConfig.load(cfg.dir)  # it may have changed sceau.toml's [keys]
     m = Material.load(cfg)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
@@ -147,8 +179,17 @@ def rotate(cfg: InstanceConfig, name: str) -> str:
     # The old key stays valid until the server has switched: at once when it is stopped,
     # else until it answers the reload (and at most ONLINE_GRACE if that answer is lost).
     until = now + (ONLINE_GRACE if online else OVERLAP / 2)
-    old = _file_signer(m, name)
-    new = generate_signer(KEY_FILES[name])
+    old = m.signer(name)
+    if token_uri is None:
+        new: Signer = generate_signer(KEY_FILES[name])
+        new_uri = None
+    else:
+        from sceau.keys.pkcs11 import generate_in_token, relabel
+
+        new_uri = relabel(token_uri, f"sceau-{name}-{stamp}")
+        new = generate_in_token(
+            new_uri, KEY_FILES[name], module=cfg.get("pkcs11", "module"), role=name
+        )
     retired_dir, certs_dir = cfg.keys_dir / "retired", cfg.dir / "certs" / "retired"
     retired_dir.mkdir(mode=0o700, exist_ok=True)
     certs_dir.mkdir(exist_ok=True)
@@ -167,7 +208,9 @@ def rotate(cfg: InstanceConfig, name: str) -> str:
 
         operator = str(cfg.get("instance", "operator", "sceau"))
         chain = make_tsa_chain(
-            organization=operator, leaf_signer=new, root_signer=_file_signer(m, "tsa-root")
+            organization=operator,
+            leaf_signer=new,
+            root_signer=_as_file(m.signer("tsa-root"), "tsa-root"),
         )
         for label, cert in (("tsa-leaf", m.tsa_leaf), ("tsa-root", m.tsa_root)):
             path = certs_dir / f"{label}-{stamp}.pem"
@@ -186,15 +229,22 @@ def rotate(cfg: InstanceConfig, name: str) -> str:
         new_certs = {"ca-intermediate.pem": _pem(cert)}
         summary = "new CA intermediate issued under the same root"
 
-    # Stage everything beside the current files, then the journal that names it all.
-    old_key_path = retired_dir / f"{name}-{stamp}.pem"
-    save_signer(old, old_key_path)
-    save_signer(new, _staged(cfg.keys_dir / f"{name}.pem"))
+    # Stage everything beside the current files, then the journal that names it all. A
+    # key in a token stays there: its public half is kept, and sceau.toml is staged instead.
+    if new_uri is None:
+        old_key_path = retired_dir / f"{name}-{stamp}.pem"
+        save_signer(_as_file(old, name), old_key_path)
+        save_signer(_as_file(new, name), _staged(cfg.keys_dir / f"{name}.pem"))
+    else:
+        old_key_path = retired_dir / f"{name}-{stamp}.pub.pem"
+        write_atomic(old_key_path, public_pem(old.public_key()), 0o644)
+        write_atomic(_staged(cfg.dir / CONFIG_NAME), _with_key_uri(cfg, name, new_uri), 0o644)
     for file, data in new_certs.items():
         write_atomic(_staged(cfg.dir / "certs" / file), data, 0o644)
     log = log_note_names(cfg).get(name)
     journal = {
         "name": name,
+        "in_token": new_uri,
         "old_key": str(old_key_path.relative_to(cfg.dir)),
         "old_certs": [str(c.relative_to(cfg.dir)) for c in retired_certs],
         "new_certs": sorted(new_certs),
@@ -207,7 +257,7 @@ def rotate(cfg: InstanceConfig, name: str) -> str:
     write_atomic(cfg.keys_dir / JOURNAL, json.dumps(journal, indent=2).encode(), 0o600)
     _step("staged")
     if log is not None and not online:  # the commit point of an offline log rotation
-        size = _resign_log(cfg, log[0], log[1], old, new)
+        size = _resign_log(cfg, log[0], log[1], old.public_key(), new)
         summary = f"log {log[0]} continues at size {size} under the new key"
         _step("resigned")
     _finish(cfg, journal)
@@ -264,9 +314,9 @@ def _finish(cfg: InstanceConfig, journal: dict[str, Any]) -> None:
     from sceau.instance.trust_files import publish_instance_trust
 
     name = journal["name"]
-    key = cfg.keys_dir / f"{name}.pem"
-    if _staged(key).exists():  # the commit point of a CA or TSA rotation
-        os.replace(_staged(key), key)
+    staged, final = _staged_commit(cfg, journal)
+    if staged.exists():  # the commit point of a CA or TSA rotation, or an online one
+        os.replace(staged, final)
     _step("key")
     for file in journal["new_certs"]:
         cert = cfg.dir / "certs" / file
@@ -310,7 +360,7 @@ def recover_rotation(cfg: InstanceConfig, *, online: bool = False) -> str | None
         name = journal["name"]
     except (ValueError, KeyError, TypeError) as e:
         raise InternalError(f"{path} is damaged: {e}; restore keys/ from a backup") from e
-    staged = _staged(cfg.keys_dir / f"{name}.pem")
+    staged, _final = _staged_commit(cfg, journal)
     committed = not staged.exists()
     if not committed and journal.get("log"):
         if online:  # the log's storage is the running server's
@@ -318,11 +368,12 @@ def recover_rotation(cfg: InstanceConfig, *, online: bool = False) -> str | None
                 f"a rotation of {name} was interrupted before its log was re-signed; stop "
                 "`sceau serve` (it finishes or undoes the rotation at start) and rotate again"
             )
-        committed = _head_signed_by(cfg, journal["log"], load_signer(staged))
+        new = _journal_key(cfg, journal, staged)
+        committed = _head_signed_by(cfg, journal["log"], new.public_key())
     if committed:
         _finish(cfg, journal)
         return f"completed the interrupted rotation of {name}"
-    staged.unlink()
+    staged.unlink()  # a key made in a token stays there, unused (its label has the date)
     for file in journal["new_certs"]:
         _staged(cfg.dir / "certs" / file).unlink(missing_ok=True)
     for rel in [journal["old_key"], *journal["old_certs"]]:
@@ -335,7 +386,7 @@ def finish_online_rotations(cfg: InstanceConfig) -> list[str]:
     """A server stopped between an online rotation's key rename and its re-signing of the
     log leaves a head signed by the retired key only: re-sign it (``sceau serve`` runs this
     before the logs open, so they start under the current key)."""
-    from sceau.instance.material import token_keys
+    from sceau.instance.material import token_keys, token_signer
 
     by_name: dict[str, Retired] = {}
     for r in load_retired(cfg):  # the newest retired key of each name
@@ -345,20 +396,33 @@ def finish_online_rotations(cfg: InstanceConfig) -> list[str]:
     for key_file, (log_name, key_name) in log_note_names(cfg).items():
         previous = by_name.get(key_file)
         path = cfg.keys_dir / f"{key_file}.pem"
-        if previous is None or key_file in in_token or not path.exists():
+        if previous is None or (key_file not in in_token and not path.exists()):
             continue
-        current = load_signer(path)
-        if _head_signed_by(cfg, [log_name, key_name], current):
+        current = (
+            token_signer(cfg, key_file, in_token[key_file])
+            if key_file in in_token
+            else load_signer(path)
+        )
+        if _head_signed_by(cfg, [log_name, key_name], current.public_key()):
             continue
-        if _head_signed_by(cfg, [log_name, key_name], previous.signer()):
-            size = _resign_log(cfg, log_name, key_name, previous.signer(), current)
+        if _head_signed_by(cfg, [log_name, key_name], previous.public_key()):
+            size = _resign_log(cfg, log_name, key_name, previous.public_key(), current)
             done.append(f"log {log_name}: re-signed its head (size {size}) with the new key")
     return done
 
 
-def _head_signed_by(cfg: InstanceConfig, log: list[str], key: FileSigner) -> bool:
+def _journal_key(cfg: InstanceConfig, journal: dict[str, Any], staged: Path) -> Signer:
+    """The new key a journal names: the staged file, or the key made in the token."""
+    if journal.get("in_token"):
+        from sceau.keys.pkcs11 import Pkcs11Signer
+
+        return Pkcs11Signer(journal["in_token"], module=cfg.get("pkcs11", "module"))
+    return load_signer(staged)
+
+
+def _head_signed_by(cfg: InstanceConfig, log: list[str], key: Any) -> bool:
     from sceau.instance.storage import open_storage
-    from sceau.note import NoteError, note_signer, open_checkpoint
+    from sceau.note import NoteError, note_verifier, open_checkpoint
 
     storage = open_storage(cfg)
     try:
@@ -368,7 +432,7 @@ def _head_signed_by(cfg: InstanceConfig, log: list[str], key: FileSigner) -> boo
     if head is None or head.size == 0:
         return False
     try:
-        open_checkpoint(head.note, [note_signer(log[1], key).verifier()])
+        open_checkpoint(head.note, [note_verifier(log[1], key)])
     except NoteError:
         return False
     return True

@@ -54,11 +54,7 @@ def build_trust_documents(
 
     def windows(name: str) -> list[tuple[object, dt.datetime, dt.datetime | None, Any]]:
         """(public key, from, until, retired record) for every key of ``name``, oldest first."""
-        out = [
-            (r.signer().public_key(), r.valid_from, r.valid_until, r)
-            for r in retired
-            if r.name == name
-        ]
+        out = [(r.public_key(), r.valid_from, r.valid_until, r) for r in retired if r.name == name]
         return [*out, (m.signer(name).public_key(), since(name), None, None)]
 
     tlogs = [tlog(url, "rekor-v1", k, u, f) for k, f, u, _ in windows("rekor-v1")]

@@ -41,6 +41,14 @@ class Algorithm(enum.Enum):
         }[self]
 
 
+def public_pem(public_key: object) -> bytes:
+    """A public key as PEM SubjectPublicKeyInfo (what a retired key in a token leaves)."""
+    pem: bytes = public_key.public_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return pem
+
+
 def spki_der(public_key: object) -> bytes:
     """DER SubjectPublicKeyInfo of a public key (the input of every Sigstore key ID)."""
     der: bytes = public_key.public_bytes(  # type: ignore[attr-defined]

@@ -25,7 +25,7 @@ import os
 import threading
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import quote, unquote_to_bytes
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -66,6 +66,16 @@ def parse_uri(uri: str) -> dict[str, str | bytes]:
             except UnicodeDecodeError:
                 raise InputError(f"PKCS#11 URI attribute {name!r} is not UTF-8") from None
     return out
+
+
+def relabel(uri: str, label: str) -> str:
+    """The URI of another key in the same token: ``object=label``, no ``id``."""
+    parse_uri(uri)
+    path, sep, query = uri.partition("?")
+    kept = [
+        a for a in path[len("pkcs11:") :].split(";") if a and not a.startswith(("object=", "id="))
+    ]
+    return "pkcs11:" + ";".join([*kept, f"object={quote(label, safe='')}"]) + sep + query
 
 
 def safe_uri(uri: str) -> str:

@@ -21,7 +21,6 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
 from sceau.client.bundle import Bundle
 from sceau.client.hashing import Digest
@@ -123,28 +122,14 @@ class FileKey:
 
 
 def parse_pkcs11_uri(uri: str) -> dict[str, str | bytes]:
-    """RFC 7512: ``pkcs11:attr=v;attr=v?qattr=v&qattr=v``, values percent-decoded. ``id``
-    stays bytes; everything else is text."""
-    if not uri.startswith("pkcs11:"):
-        raise SigningKeyError(f"not a PKCS#11 URI: {uri!r}")
-    path, _, query = uri[len("pkcs11:") :].partition("?")
-    out: dict[str, str | bytes] = {}
-    for part, sep in ((path, ";"), (query, "&")):
-        for item in filter(None, part.split(sep)):
-            name, eq, value = item.partition("=")
-            if not eq or not name:
-                raise SigningKeyError(f"PKCS#11 URI attribute {item!r} is not name=value")
-            if name in out:
-                raise SigningKeyError(f"PKCS#11 URI repeats {name!r}")
-            raw = unquote_to_bytes(value)
-            if name == "id":
-                out[name] = raw
-            else:
-                try:
-                    out[name] = raw.decode()
-                except UnicodeDecodeError:
-                    raise SigningKeyError(f"PKCS#11 URI attribute {name!r} is not UTF-8") from None
-    return out
+    """RFC 7512, as :func:`sceau.keys.pkcs11.parse_uri` reads it (one parser for the
+    server's keys and the client's), its errors as :class:`SigningKeyError`."""
+    from sceau.keys.pkcs11 import parse_uri
+
+    try:
+        return parse_uri(uri)
+    except InputError as e:
+        raise SigningKeyError(e.message) from None
 
 
 class Pkcs11Key:
@@ -158,6 +143,8 @@ class Pkcs11Key:
     def __init__(self, uri: str, env: Mapping[str, str] | None = None) -> None:
         env = os.environ if env is None else env
         attrs = parse_pkcs11_uri(uri)
+        from sceau.keys.pkcs11 import safe_uri
+
         try:
             import pkcs11
             from pkcs11 import ObjectClass
@@ -203,7 +190,7 @@ class Pkcs11Key:
             raise
         except (pkcs11.PKCS11Error, RuntimeError, OSError) as e:
             raise SigningKeyError(
-                f"PKCS#11 key {_safe_uri(uri)}: {type(e).__name__} {e}".rstrip()
+                f"PKCS#11 key {safe_uri(uri)}: {type(e).__name__} {e}".rstrip()
             ) from None
         from cryptography.hazmat.primitives.serialization import load_der_public_key
 
@@ -231,13 +218,6 @@ class Pkcs11Key:
 
     def __repr__(self) -> str:
         return "Pkcs11Key(<token>)"
-
-
-def _safe_uri(uri: str) -> str:
-    """The URI without its PIN, for messages."""
-    path, _, query = uri.partition("?")
-    kept = [q for q in query.split("&") if q and not q.startswith("pin-value=")]
-    return path + ("?" + "&".join(kept) if kept else "")
 
 
 def load_key(ref: str) -> SigningKey:

@@ -244,19 +244,43 @@ def test_sighup_reloads_and_a_bad_key_leaves_the_server_serving(tmp_path: Path) 
         }
 
 
-def test_rotate_refuses_a_server_that_cannot_switch_online(tmp_path: Path) -> None:
-    """``serve --workers`` has no admin socket: rotating under it would leave it signing
-    with a key whose window is closed, so ``sceau rotate`` refuses and changes nothing."""
-    env = client_env(tmp_path / "home")
+def test_rotating_under_workers_switches_every_process(tmp_path: Path) -> None:
+    """``serve --workers 2`` on SQLite: the sequencer process holds the logs' keys, the HTTP
+    workers the CA's, TSA's and Rekor's; a rotation switches them all, under load, with no
+    failed request and every v1 checkpoint signed by its entry's key."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**client_env(home), "SCEAU_LOG_BATCH_INTERVAL": "0.5", "SCEAU_LOG_BATCH_IDLE": "0"}
     serve_args = ("--log-level", "warning", "--workers", "2")
-    with served_instance(tmp_path, env, serve_args=serve_args) as (directory, _url):
-        keys_before = sorted(p.name for p in (directory / "keys").iterdir())
-        done = subprocess.run(
-            [*SCEAU, "rotate", "tsa", "--dir", str(directory)],
-            capture_output=True, text=True, env=env, timeout=120,
-        )  # fmt: skip
-        assert done.returncode == 1, done.stdout
-        assert "--workers 2) is running" in done.stderr and "Traceback" not in done.stderr
-        assert sorted(p.name for p in (directory / "keys").iterdir()) == keys_before
-        assert not (directory / "retired.json").exists()
+    with served_instance(tmp_path, env, serve_args=serve_args) as (directory, url):
+        token = subprocess.run(
+            [*SCEAU, "dev-token", "--dir", str(directory), "--email", EMAIL],
+            capture_output=True, text=True, check=True, env=env,
+        ).stdout.strip()  # fmt: skip
+        with Load(url, token) as load:
+            deadline = time.monotonic() + 60
+            while min(map(len, load.answers.values())) < 4 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            for name in ROTATABLE:
+                before = load.count()
+                done = subprocess.run(
+                    [*SCEAU, "rotate", name, "--dir", str(directory)],
+                    capture_output=True, text=True, env=env, timeout=300,
+                )  # fmt: skip
+                assert done.returncode == 0, (name, done.stdout, done.stderr)
+                assert "switched without a restart" in done.stdout, done.stdout
+                deadline = time.monotonic() + 30
+                while load.count() < before + 16 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+        assert not load.failures, load.failures[:5]
+        trusted_root = json.loads((directory / "trust" / "trusted_root.json").read_text())
+        host = url.removeprefix("http://")
+        assert _v1_checkpoints_verify(load.answers["rekor-v1"], trusted_root, host) >= 16
+        artifact = tmp_path / "after.txt"
+        artifact.write_text("signed after rotating under workers\n")
+        trust = directory / "trust" / "trust_config.json"
+        _sigstore(env, trust, "sign", "--identity-token", token, str(artifact))
+        _sigstore(env, trust, "verify", "identity", str(artifact), "--bundle",
+                  f"{artifact}.sigstore.json", "--cert-identity", EMAIL,
+                  "--cert-oidc-issuer", f"{url}/oidc")  # fmt: skip
     assert not (directory / "run" / "serving.json").exists()  # removed when serve stops

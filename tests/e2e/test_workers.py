@@ -155,6 +155,29 @@ def test_two_workers_on_postgres_serve_real_clients(tmp_path, pg_dsn):
         _stop(server)
 
 
+def test_rotate_refuses_postgres_workers_that_cannot_switch_online(tmp_path, pg_dsn):
+    """With PostgreSQL every worker is a whole server under uvicorn's supervisor, with no
+    admin socket: rotating under it would leave it signing with a key whose window has
+    closed, so ``sceau rotate`` refuses and changes nothing."""
+    cfg = init_instance(tmp_path / "inst", url=f"http://127.0.0.1:{free_port()}")
+    schema = fresh_schema("rotate")
+    assert main(["migrate", "--dir", str(cfg.dir), "--to", pg_dsn, "--schema", schema]) == 0
+    _use_postgres(cfg, pg_dsn, schema)
+    server = _serve_workers(cfg, _client_env(tmp_path), tmp_path / "serve.log")
+    try:
+        keys = sorted(p.name for p in cfg.keys_dir.iterdir())
+        done = subprocess.run(
+            [sys.executable, "-m", "sceau", "rotate", "tsa", "--dir", str(cfg.dir)],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 1, done.stdout
+        assert "--workers 2) is running" in done.stderr and "Traceback" not in done.stderr
+        assert sorted(p.name for p in cfg.keys_dir.iterdir()) == keys
+        assert not (cfg.dir / "retired.json").exists()
+    finally:
+        _stop(server)
+
+
 def test_workers_must_be_positive(tmp_path, capsys):
     cfg = init_instance(tmp_path / "i", url=f"http://127.0.0.1:{free_port()}")
     assert main(["serve", "--dir", str(cfg.dir), "--workers", "0"]) == 1

@@ -285,7 +285,7 @@ def _serve(
             )
         )
         return 0
-    app = build_app(cfg, only=only, dev_oidc=dev_oidc, control=True)
+    app = build_app(cfg, only=only, dev_oidc=dev_oidc, control="admin")
     announce(cfg, port, args.log_format)
     tune_gc_for_serving()
     serve(
@@ -314,10 +314,13 @@ def _serve_sequenced(
     """SQLite has one writer: ``args.workers`` processes serve HTTP (and do the parsing,
     verification and signing), this process owns the log engine and sequences for them."""
     from sceau.instance.app import build_app, log_engine
+    from sceau.instance.live import sequencer_control
     from sceau.services.workers import run_sequenced, socket_path_in
 
     return run_sequenced(
-        lambda remote: build_app(cfg, only=only, dev_oidc=dev_oidc, engine=remote),
+        lambda remote: build_app(
+            cfg, only=only, dev_oidc=dev_oidc, engine=remote, control="signal"
+        ),
         lambda: log_engine(cfg, only),
         host=host,
         port=port,
@@ -326,6 +329,7 @@ def _serve_sequenced(
         log_level=args.log_level,
         limits=limits,
         server_options=server_options,
+        control=sequencer_control(cfg, only),
     )
 
 

@@ -286,14 +286,16 @@ def _health_and_metrics(p: _Parts, services: set[str], metrics: HttpMetrics) -> 
     ]
 
 
-def _lifespan(live: LiveInstance, gate: LatencyGate, control: bool) -> Callable[[Starlette], Any]:
+def _lifespan(
+    live: LiveInstance, gate: LatencyGate, control: str | None
+) -> Callable[[Starlette], Any]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         engine = live.engine
         if engine is not None:
             await engine.start(create=False)
         live.start()
-        stop_control = await start_control(live) if control else None
+        stop_control = await start_control(live, listen=control == "admin") if control else None
         try:
             # The admission gate, where sceau's server protocol finds it to shed load at
             # header time (sceau.services.http_server).
@@ -357,14 +359,15 @@ def build_app(
     dev_oidc: bool | None = None,
     create_storage: bool = False,
     engine: Any = None,
-    control: bool = False,
+    control: str | None = None,
 ) -> Starlette:
     """Build the app for ``cfg``'s instance, serving ``only`` these services (default all).
 
     ``engine``: the log engine to build on instead of opening storage here — a
     :class:`~sceau.services.workers.RemoteEngine` in a ``serve --workers`` process.
-    ``control``: listen for reloads (SIGHUP and the admin socket of ``sceau rotate``); only
-    ``sceau serve`` in one process does."""
+    ``control``: how reloads reach it — ``"admin"``: SIGHUP and the admin socket of
+    ``sceau rotate`` (``sceau serve`` in one process); ``"signal"``: SIGHUP from its
+    sequencer process (a ``serve --workers`` HTTP worker); None: not at all."""
     from sceau.instance.material import Material
 
     services = set(only) if only is not None else set(SERVICES)

@@ -49,17 +49,26 @@ def _peer_uid(writer: asyncio.StreamWriter) -> int | None:
 
 async def _reload(live: Any) -> dict[str, Any]:
     try:
-        return {"ok": True, **await live.reload()}
+        answer = {"ok": True, **await live.reload()}
     except SceauError as e:
         log.error("reload failed, the running keys stay: %s", e.message)
-        return {"ok": False, "error": e.message}
+        answer = {"ok": False, "error": e.message}
     except Exception as e:  # never take the server down: report, keep serving
         log.exception("reload failed, the running keys stay")
-        return {"ok": False, "error": f"{type(e).__name__}: {e}"}
+        answer = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+    report = getattr(live.engine, "reloaded", None)  # a worker tells its sequencer
+    if report is not None:
+        try:
+            await report(answer["ok"], answer.get("error", ""))
+        except Exception as e:
+            log.error("could not tell the sequencer about this reload: %s", e)
+    return answer
 
 
-async def start_control(live: Any) -> Callable[[], Awaitable[None]]:
-    """Listen on the admin socket and for SIGHUP; returns the function that stops both."""
+async def start_control(live: Any, *, listen: bool = True) -> Callable[[], Awaitable[None]]:
+    """Listen on the admin socket (unless ``listen`` is false: a ``serve --workers`` HTTP
+    worker, which its sequencer process signals) and for SIGHUP; returns the function that
+    stops both."""
     loop = asyncio.get_running_loop()
     pending: set[asyncio.Task[Any]] = set()
 
@@ -96,7 +105,9 @@ async def start_control(live: Any) -> Callable[[], Awaitable[None]]:
 
     server = None
     path = socket_path(live.cfg)
-    if len(os.fsencode(path)) > _MAX_PATH:
+    if not listen:
+        pass
+    elif len(os.fsencode(path)) > _MAX_PATH:
         log.warning(
             "no admin socket: %s is longer than a UNIX socket path may be; reload with "
             "SIGHUP, or use a shorter instance path",

@@ -30,7 +30,7 @@ from typing import Any
 from starlette.routing import Router
 
 from sceau.config import InstanceConfig
-from sceau.errors import InputError
+from sceau.errors import InputError, InternalError
 
 log = logging.getLogger("sceau.reload")
 
@@ -107,16 +107,8 @@ class LiveInstance:
         what the engine and the server were started with ([storage], [log], [http], the
         URL) needs a restart."""
         async with self._lock:
-            from sceau.instance.material import Material
-
             old = self.switch.current
-            cfg = await asyncio.to_thread(InstanceConfig.load, self.cfg.dir)
-            if cfg.url != self.cfg.url:
-                raise InputError(
-                    f"[instance] url changed ({self.cfg.url} → {cfg.url}): the logs' origins "
-                    "follow it, so restart `sceau serve` for that"
-                )
-            material = await asyncio.to_thread(Material.load, cfg)
+            cfg, material = await _load(self.cfg)
             engine = self.engine
             if engine is not None:
                 with engine.rebuilding() as configs:
@@ -157,10 +149,117 @@ class LiveInstance:
             return done
 
     def _changed_logs(self, configs: dict[str, Any]) -> dict[str, tuple[list[Any], list[Any]]]:
-        """Log name → (signers now, signers wanted) for the logs whose keys differ."""
-        out = {}
-        for name, wanted in configs.items():
-            current = list(self.engine.log(name).config.note_signers)
-            if [s.key_id for s in current] != [s.key_id for s in wanted.note_signers]:
-                out[name] = (current, list(wanted.note_signers))
-        return out
+        return changed_logs(self.engine, configs)
+
+
+def changed_logs(engine: Any, configs: dict[str, Any]) -> dict[str, tuple[list[Any], list[Any]]]:
+    """Log name → (signers now, signers wanted) for the logs whose keys differ."""
+    out = {}
+    for name, wanted in configs.items():
+        current = list(engine.log(name).config.note_signers)
+        if [s.key_id for s in current] != [s.key_id for s in wanted.note_signers]:
+            out[name] = (current, list(wanted.note_signers))
+    return out
+
+
+async def _load(current: InstanceConfig) -> tuple[InstanceConfig, Any]:
+    """sceau.toml, keys and certificates from disk; the URL must not have moved."""
+    from sceau.instance.material import Material
+
+    cfg = await asyncio.to_thread(InstanceConfig.load, current.dir)
+    if cfg.url != current.url:
+        raise InputError(
+            f"[instance] url changed ({current.url} → {cfg.url}): the logs' origins "
+            "follow it, so restart `sceau serve` for that"
+        )
+    return cfg, await asyncio.to_thread(Material.load, cfg)
+
+
+class SequencerReload:
+    """A reload of ``serve --workers`` on SQLite: this process holds the logs and their
+    keys, the HTTP worker processes everything else (each a :class:`LiveInstance`).
+
+    The logs sign with old and new keys; every worker is sent SIGHUP, reloads, drains its
+    old services and says so over the sequencer socket; then the logs keep the new key
+    alone and re-sign their heads. The keys are loaded here first, so a reload that cannot
+    load them reaches no worker."""
+
+    def __init__(self, cfg: InstanceConfig, only: set[str], engine: Any, rpc: Any,
+                 children: list[int]) -> None:  # fmt: skip
+        self.cfg, self.only, self.engine = cfg, only, engine
+        self._rpc, self._children = rpc, children
+        self._lock = asyncio.Lock()
+        self.generation = 1
+
+    async def reload(self) -> dict[str, Any]:
+        from sceau.instance.app import LOG_SERVICES, build_parts
+        from sceau.telemetry.metrics import HttpMetrics
+
+        async with self._lock:
+            cfg, material = await _load(self.cfg)
+            with self.engine.rebuilding() as configs:
+                parts = build_parts(cfg, material, set(LOG_SERVICES & self.only), False,
+                                    engine=self.engine, metrics=HttpMetrics())  # fmt: skip
+            for close in parts.closers:  # only the logs' new configs were wanted
+                with contextlib.suppress(Exception):
+                    await close()
+            self.cfg = cfg
+            changed = changed_logs(self.engine, configs)
+            for name, (before, after) in changed.items():
+                self.engine.log(name).use_signers([*after, *before])
+            await self._reload_workers()
+            sizes = {}
+            for name, (_before, after) in changed.items():
+                self.engine.log(name).use_signers(after)
+                sizes[name] = await self.engine.log(name).resign()
+            self.generation += 1
+            done = {
+                "generation": self.generation,
+                "logs": sizes,
+                "workers": len(self._children),
+                "switched_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            }
+            log.info("reloaded the instance's keys", extra=done)
+            return done
+
+    async def _reload_workers(self) -> None:
+        """SIGHUP every worker and wait until each has switched; if one has not, the logs
+        keep signing with both keys and the error says who."""
+        import os
+        import signal
+
+        rpc = self._rpc
+        rpc.reloads.clear()
+        for pid in self._children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGHUP)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DRAIN_SECONDS + 30
+        while not all(pid in rpc.reloads for pid in self._children):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            rpc.reloaded.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(rpc.reloaded.wait(), remaining)
+        trouble = [
+            f"worker {pid}: {rpc.reloads.get(pid, (False, 'no answer'))[1]}"
+            for pid in self._children
+            if not rpc.reloads.get(pid, (False, ""))[0]
+        ]
+        if trouble:
+            raise InternalError(
+                "not every HTTP worker switched (" + "; ".join(trouble) + "): the logs sign "
+                "with both keys until `sceau serve` restarts"
+            )
+
+
+def sequencer_control(cfg: InstanceConfig, only: set[str]) -> Callable[..., Any]:
+    """The ``control`` of :func:`sceau.services.workers.run_sequenced` for ``sceau serve``."""
+
+    async def start(engine: Any, rpc: Any, children: list[int]) -> Any:
+        from sceau.instance.control import start_control
+
+        return await start_control(SequencerReload(cfg, only, engine, rpc, children))
+
+    return start

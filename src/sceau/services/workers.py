@@ -31,7 +31,7 @@ import os
 import signal
 import socket
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -188,6 +188,9 @@ class SequencerRPC:
         self.engine = engine
         self.path = str(path)
         self._server: asyncio.AbstractServer | None = None
+        # worker pid → (ok, error) of its last reload (sceau.instance.live.SequencerReload)
+        self.reloads: dict[int, tuple[bool, str]] = {}
+        self.reloaded = asyncio.Event()
 
     async def start(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -227,8 +230,13 @@ class SequencerRPC:
             await writer.drain()
 
     async def _dispatch(self, msg: dict[str, Any]) -> Any:
-        lg = self.engine.log(msg["log"])
         op, raw = msg["op"], msg.get("args", [])
+        if op == "reloaded":  # a worker has switched to the reloaded keys (not a log op)
+            pid, ok, error = raw
+            self.reloads[int(pid)] = (bool(ok), str(error))
+            self.reloaded.set()
+            return None
+        lg = self.engine.log(msg["log"])
         codec = RPC.get(op)
         if codec is None:
             raise InternalError(f"unknown RPC {op!r}")
@@ -416,6 +424,16 @@ class RemoteEngine:
     async def close(self) -> None:
         await self.client.close()
 
+    @contextlib.contextmanager
+    def rebuilding(self) -> Iterator[dict[str, Any]]:
+        """A reload of this worker's services: the logs' keys are the sequencer's, so
+        nothing here changes with them (the yielded dict stays empty)."""
+        yield {}
+
+    async def reloaded(self, ok: bool, error: str = "") -> None:
+        """Tell the sequencer this worker has switched (and drained its old services)."""
+        await self.client.call("", "reloaded", os.getpid(), ok, error)
+
 
 # -- process layout -------------------------------------------------------------------------
 
@@ -431,6 +449,10 @@ def socket_path_in(directory: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=_TEMP_PREFIX)) / "sequencer.sock"
 
 
+# Started in the sequencer process beside the RPC server; returns its stop function.
+Control = Callable[[Any, "SequencerRPC", list[int]], Awaitable[Callable[[], Awaitable[None]]]]
+
+
 def run_sequenced(
     make_worker_app: Callable[[RemoteEngine], Any],
     make_engine: Callable[[], Any],
@@ -444,6 +466,7 @@ def run_sequenced(
     create_logs: bool = False,
     limits: ServerLimits | None = None,
     server_options: dict[str, Any] | None = None,
+    control: Control | None = None,
 ) -> int:
     """Fork ``workers`` HTTP processes on ``host:port``, then run the sequencer here until
     SIGTERM/SIGINT.
@@ -453,6 +476,9 @@ def run_sequenced(
     logs added, not started (here, after the fork, so no worker inherits its threads);
     ``create_logs`` lets it create logs missing from storage (fresh benches and tests;
     ``sceau serve`` never creates).
+
+    ``control(engine, rpc, children)``, if given, is started beside the sequencer and
+    returns the function that stops it (``sceau serve``: reloads, sceau.instance.live).
 
     Returns 0 after SIGTERM/SIGINT, 1 if a worker died: then the others are stopped too, so
     that a supervisor restarts the whole server rather than it serving on with fewer."""
@@ -493,7 +519,9 @@ def run_sequenced(
                 os._exit(code)
         children.append(pid)
     try:
-        return asyncio.run(_sequence(make_engine, Path(socket_path), create_logs, children))
+        return asyncio.run(
+            _sequence(make_engine, Path(socket_path), create_logs, children, control)
+        )
     finally:
         for pid in children:
             with contextlib.suppress(ProcessLookupError):
@@ -504,12 +532,17 @@ def run_sequenced(
 
 
 async def _sequence(
-    make_engine: Callable[[], Any], path: Path, create: bool, children: list[int]
+    make_engine: Callable[[], Any],
+    path: Path,
+    create: bool,
+    children: list[int],
+    control: Control | None = None,
 ) -> int:
     engine = make_engine()
     await engine.start(create=create)
     rpc = SequencerRPC(engine, path)
     await rpc.start()
+    stop_control = await control(engine, rpc, children) if control is not None else None
     tune_gc_for_serving()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -521,6 +554,8 @@ async def _sequence(
         await stop.wait()
     finally:
         watcher.cancel()
+        if stop_control is not None:
+            await stop_control()
         await rpc.close()
         await engine.close()
         with contextlib.suppress(FileNotFoundError):

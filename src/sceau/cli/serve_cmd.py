@@ -313,7 +313,7 @@ def _serve_sequenced(
 ) -> int:
     """SQLite has one writer: ``args.workers`` processes serve HTTP (and do the parsing,
     verification and signing), this process owns the log engine and sequences for them."""
-    from sceau.instance.app import build_app, log_engine
+    from sceau.instance.app import build_app, log_engine, log_parts
     from sceau.instance.live import sequencer_control
     from sceau.services.workers import run_sequenced, socket_path_in
 
@@ -329,7 +329,9 @@ def _serve_sequenced(
         log_level=args.log_level,
         limits=limits,
         server_options=server_options,
-        control=sequencer_control(cfg, only),
+        control=sequencer_control(
+            cfg, lambda cfg_, material, engine: log_parts(cfg_, material, engine, only)
+        ),
     )
 
 

@@ -352,6 +352,13 @@ def build_parts(
     return p
 
 
+def log_parts(cfg: InstanceConfig, material: Any, engine: Any, only: Iterable[str]) -> _Parts:
+    """The log services of ``only`` alone, over a running engine: what the sequencer
+    process of ``serve --workers`` builds again when it reloads (their logs' configs)."""
+    return build_parts(cfg, material, set(LOG_SERVICES & set(only)), False, engine=engine,
+                       metrics=HttpMetrics())  # fmt: skip
+
+
 def build_app(
     cfg: InstanceConfig,
     *,

@@ -117,7 +117,7 @@ class LiveInstance:
                 configs = {}
                 parts = self._build(cfg, material, None, old.parts)
             self.cfg = cfg
-            changed = self._changed_logs(configs)
+            changed = changed_logs(engine, configs)
             for name, (before, after) in changed.items():
                 engine.log(name).use_signers([*after, *before])
             new = Generation(parts, Router(routes=parts.routes))
@@ -147,9 +147,6 @@ class LiveInstance:
             }
             log.info("reloaded the instance's keys", extra=done)
             return done
-
-    def _changed_logs(self, configs: dict[str, Any]) -> dict[str, tuple[list[Any], list[Any]]]:
-        return changed_logs(self.engine, configs)
 
 
 def changed_logs(engine: Any, configs: dict[str, Any]) -> dict[str, tuple[list[Any], list[Any]]]:
@@ -184,22 +181,19 @@ class SequencerReload:
     alone and re-sign their heads. The keys are loaded here first, so a reload that cannot
     load them reaches no worker."""
 
-    def __init__(self, cfg: InstanceConfig, only: set[str], engine: Any, rpc: Any,
-                 children: list[int]) -> None:  # fmt: skip
-        self.cfg, self.only, self.engine = cfg, only, engine
+    def __init__(self, cfg: InstanceConfig, build_logs: Callable[..., Any], engine: Any,
+                 rpc: Any, children: list[int]) -> None:  # fmt: skip
+        self.cfg, self.engine = cfg, engine
+        self._build_logs = build_logs  # (config, material, engine) -> parts
         self._rpc, self._children = rpc, children
         self._lock = asyncio.Lock()
         self.generation = 1
 
     async def reload(self) -> dict[str, Any]:
-        from sceau.instance.app import LOG_SERVICES, build_parts
-        from sceau.telemetry.metrics import HttpMetrics
-
         async with self._lock:
             cfg, material = await _load(self.cfg)
             with self.engine.rebuilding() as configs:
-                parts = build_parts(cfg, material, set(LOG_SERVICES & self.only), False,
-                                    engine=self.engine, metrics=HttpMetrics())  # fmt: skip
+                parts = self._build_logs(cfg, material, self.engine)
             for close in parts.closers:  # only the logs' new configs were wanted
                 with contextlib.suppress(Exception):
                     await close()
@@ -254,12 +248,13 @@ class SequencerReload:
             )
 
 
-def sequencer_control(cfg: InstanceConfig, only: set[str]) -> Callable[..., Any]:
-    """The ``control`` of :func:`sceau.services.workers.run_sequenced` for ``sceau serve``."""
+def sequencer_control(cfg: InstanceConfig, build_logs: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``control`` of :func:`sceau.services.workers.run_sequenced` for ``sceau serve``;
+    ``build_logs(config, material, engine)`` builds the log services over the engine."""
 
     async def start(engine: Any, rpc: Any, children: list[int]) -> Any:
         from sceau.instance.control import start_control
 
-        return await start_control(SequencerReload(cfg, only, engine, rpc, children))
+        return await start_control(SequencerReload(cfg, build_logs, engine, rpc, children))
 
     return start

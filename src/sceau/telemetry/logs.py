@@ -112,6 +112,20 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes each line to ``sys.stderr`` as it is when the line is logged: a handler that
+    kept the stream of the moment it was made writes to a closed file once that stream is
+    swapped out (pytest's capture, a daemon's redirection)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # always the current sys.stderr
+
+
 def logging_config(log_format: str = "text", level: str = "info") -> dict[str, Any]:
     """A :func:`logging.config.dictConfig` for sceau's and uvicorn's loggers (uvicorn's
     ``log_config`` takes it too, so its worker processes log the same way)."""
@@ -119,10 +133,9 @@ def logging_config(log_format: str = "text", level: str = "info") -> dict[str, A
         raise ValueError(f"log format must be one of {', '.join(FORMATS)}")
     formatter = JsonFormatter if log_format == "json" else TextFormatter
     handler = {
-        "class": "logging.StreamHandler",
+        "class": "sceau.telemetry.logs.StderrHandler",
         "formatter": "sceau",
         "filters": ["redact"],
-        "stream": "ext://sys.stderr",
     }
     level = level.upper()
     return {

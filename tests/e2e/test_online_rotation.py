@@ -284,3 +284,38 @@ def test_rotating_under_workers_switches_every_process(tmp_path: Path) -> None:
                   f"{artifact}.sigstore.json", "--cert-identity", EMAIL,
                   "--cert-oidc-issuer", f"{url}/oidc")  # fmt: skip
     assert not (directory / "run" / "serving.json").exists()  # removed when serve stops
+
+
+def test_an_admin_socket_that_does_not_answer_stops_rotate_before_any_change(
+    tmp_path: Path,
+) -> None:
+    """A server that closes the connection unanswered (another user's, or a hung one):
+    ``sceau rotate`` says so and changes nothing."""
+    import socket
+
+    from sceau.config import InstanceConfig
+    from sceau.errors import InputError
+    from sceau.instance.init import init_instance
+    from sceau.instance.rotate import rotate
+
+    cfg = init_instance(tmp_path / "i")
+    path = cfg.dir / "run" / "admin.sock"
+    path.parent.mkdir(mode=0o700)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+
+    def close_unanswered() -> None:
+        conn, _ = server.accept()
+        conn.close()
+
+    closer = threading.Thread(target=close_unanswered, daemon=True)
+    closer.start()
+    keys = sorted(p.name for p in cfg.keys_dir.iterdir())
+    try:
+        with pytest.raises(InputError, match=r"admin socket fails.*nothing was changed"):
+            rotate(InstanceConfig.load(cfg.dir), "tsa")
+    finally:
+        server.close()
+        closer.join(timeout=10)
+    assert sorted(p.name for p in cfg.keys_dir.iterdir()) == keys

@@ -177,15 +177,23 @@ def ask(cfg: InstanceConfig, op: str, timeout: float = 120.0) -> dict[str, Any] 
             sock.connect(str(path))
         except (ConnectionRefusedError, FileNotFoundError):
             return None  # a socket left by a server that is gone
-        sock.sendall(json.dumps({"op": op}).encode() + b"\n")
+        except OSError as e:
+            return {"ok": False, "error": f"cannot reach it: {e.strerror or e}"}
         data = b""
-        while not data.endswith(b"\n"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        try:
+            sock.sendall(json.dumps({"op": op}).encode() + b"\n")
+            while not data.endswith(b"\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError as e:  # a timeout included
+            return {"ok": False, "error": f"no answer: {e.strerror or type(e).__name__}"}
     try:
         answer: dict[str, Any] = json.loads(data)
     except ValueError:
-        return {"ok": False, "error": "the server closed the admin connection unanswered"}
+        return {
+            "ok": False,
+            "error": "it closed the connection unanswered (is this the server's user?)",
+        }
     return answer

@@ -163,7 +163,13 @@ def rotate(cfg: InstanceConfig, name: str) -> str:
     token_uri = token_keys(cfg).get(name)  # the key is in a PKCS#11 token: so is the next
     from sceau.instance.control import ask, running_server
 
-    online = ask(cfg, "ping") is not None  # a `sceau serve` of this instance is running
+    ping = ask(cfg, "ping", timeout=10)  # is a `sceau serve` of this instance running?
+    online = ping is not None
+    if ping is not None and not ping.get("ok"):
+        raise InputError(
+            f"sceau serve is running on this instance but its admin socket fails "
+            f"({ping.get('error')}); nothing was changed"
+        )
     server = running_server(cfg)
     if not online and server is not None:
         raise InputError(

@@ -97,6 +97,21 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=10)
 
 
+def serve_until_healthy(directory: Path, url: str, log: Path) -> str:
+    """``sceau serve`` an existing instance until ``/healthz`` answers, stop it, and
+    return what it logged (its start-up: recoveries, warnings)."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sceau", "serve", "--dir", str(directory), "--log-level",
+             "warning"], stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        wait_healthy(url, proc, log)
+    finally:
+        stop(proc)
+    return log.read_text()
+
+
 @contextlib.contextmanager
 def served_instance(
     base: Path,

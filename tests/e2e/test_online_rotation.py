@@ -115,6 +115,29 @@ def _sigstore(env: dict[str, str], trust: Path, *args: str) -> None:
     assert done.returncode == 0, (args[0], done.stdout, done.stderr)
 
 
+def _rotate_each_key(
+    load: Load, directory: Path, env: dict[str, str], then: Callable[[str], None] | None = None
+) -> None:
+    """Once the load runs, ``sceau rotate`` each key in turn on the running server, letting
+    the load run through every switch (not around it); ``then(name)`` after each."""
+    deadline = time.monotonic() + 60
+    while min(map(len, load.answers.values())) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for name in ROTATABLE:
+        before = load.count()
+        done = subprocess.run(
+            [*SCEAU, "rotate", name, "--dir", str(directory)],
+            capture_output=True, text=True, env=env, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, (name, done.stdout, done.stderr)
+        assert "switched without a restart" in done.stdout, done.stdout
+        deadline = time.monotonic() + 30
+        while load.count() < before + 16 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if then is not None:
+            then(name)
+
+
 def _v1_checkpoints_verify(answers: list[httpx.Response], trusted_root: dict, host: str) -> int:
     """Each v1 answer's checkpoint is signed by the key its logID names."""
     keys = {}
@@ -155,22 +178,7 @@ def test_rotating_every_key_under_load_fails_no_request(tmp_path: Path) -> None:
 
         sign("before")
         with Load(url, token) as load:
-            deadline = time.monotonic() + 60
-            while min(map(len, load.answers.values())) < 4 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            for name in ROTATABLE:
-                before = load.count()
-                done = subprocess.run(
-                    [*SCEAU, "rotate", name, "--dir", str(directory)],
-                    capture_output=True, text=True, env=env, timeout=300,
-                )  # fmt: skip
-                assert done.returncode == 0, (name, done.stdout, done.stderr)
-                assert "switched without a restart" in done.stdout, done.stdout
-                # the load ran through the switch, not around it
-                deadline = time.monotonic() + 30
-                while load.count() < before + 16 and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                sign(f"after-{name}")
+            _rotate_each_key(load, directory, env, then=lambda name: sign(f"after-{name}"))
         assert not load.failures, load.failures[:5]
         assert all(len(a) >= 16 for a in load.answers.values()), {
             k: len(a) for k, a in load.answers.items()
@@ -258,20 +266,7 @@ def test_rotating_under_workers_switches_every_process(tmp_path: Path) -> None:
             capture_output=True, text=True, check=True, env=env,
         ).stdout.strip()  # fmt: skip
         with Load(url, token) as load:
-            deadline = time.monotonic() + 60
-            while min(map(len, load.answers.values())) < 4 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            for name in ROTATABLE:
-                before = load.count()
-                done = subprocess.run(
-                    [*SCEAU, "rotate", name, "--dir", str(directory)],
-                    capture_output=True, text=True, env=env, timeout=300,
-                )  # fmt: skip
-                assert done.returncode == 0, (name, done.stdout, done.stderr)
-                assert "switched without a restart" in done.stdout, done.stdout
-                deadline = time.monotonic() + 30
-                while load.count() < before + 16 and time.monotonic() < deadline:
-                    time.sleep(0.05)
+            _rotate_each_key(load, directory, env)
         assert not load.failures, load.failures[:5]
         trusted_root = json.loads((directory / "trust" / "trusted_root.json").read_text())
         host = url.removeprefix("http://")

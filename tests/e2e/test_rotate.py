@@ -144,7 +144,7 @@ def test_a_crash_at_any_step_of_a_rotation_leaves_an_instance_that_starts(
     (finishing the rotation if it passed its commit point, undoing it otherwise), the logs
     verify with the keys in place, and the next rotation works."""
     import sceau.instance.rotate as rotation
-    from tests.instance import stop, wait_healthy
+    from tests.instance import serve_until_healthy
 
     cfg = init_instance(tmp_path / "inst", url=f"http://127.0.0.1:{free_port()}")
     key_file = cfg.keys_dir / f"{name}.pem"
@@ -159,17 +159,7 @@ def test_a_crash_at_any_step_of_a_rotation_leaves_an_instance_that_starts(
         rotate(cfg, name)
     monkeypatch.undo()
 
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "sceau", "serve", "--dir", str(cfg.dir), "--log-level",
-             "warning"], stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        wait_healthy(cfg.url, server, log)
-    finally:
-        stop(server)
-    said = log.read_text()
+    said = serve_until_healthy(cfg.dir, cfg.url, tmp_path / "serve.log")
     assert ("completed" if committed else "undid") + " the interrupted rotation" in said, said
     assert not (cfg.keys_dir / "rotation.json").exists()
     assert not list(cfg.dir.rglob("*.next"))

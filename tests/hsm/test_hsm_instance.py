@@ -153,7 +153,7 @@ def test_a_crash_while_rotating_a_token_key_leaves_an_instance_that_starts(
     sceau.toml renamed to name it; a crash before it is undone, after it completed."""
     import sceau.instance.rotate as rotation
     from sceau.instance.init import init_instance
-    from tests.instance import stop, wait_healthy
+    from tests.instance import serve_until_healthy
     from tests.serving import free_port
 
     uri = new_token(token, f"crash-{step}")
@@ -169,17 +169,7 @@ def test_a_crash_while_rotating_a_token_key_leaves_an_instance_that_starts(
     with pytest.raises(_Crash):
         rotation.rotate(cfg, "rekor-v1")
     monkeypatch.undo()
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [str(BIN / "sceau"), "serve", "--dir", str(cfg.dir), "--log-level", "warning"],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        wait_healthy(cfg.url, server, log)
-    finally:
-        stop(server)
-    said = log.read_text()
+    said = serve_until_healthy(cfg.dir, cfg.url, tmp_path / "serve.log")
     assert ("completed" if committed else "undid") + " the interrupted rotation" in said, said
     assert not list(cfg.dir.rglob("*.next")) and not (cfg.keys_dir / "rotation.json").exists()
     assert ((cfg.dir / "sceau.toml").read_text() != config_before) is committed

@@ -144,14 +144,12 @@ def check_permissions(directory: str | os.PathLike[str]) -> None:
 
 def token_uris(prefix: str) -> dict[str, str]:
     """Role → URI of its key in the token ``prefix`` names (object ``sceau-<role>``)."""
-    from sceau.keys.pkcs11 import parse_uri
+    from sceau.keys.pkcs11 import parse_uri, relabel
 
     attrs = parse_uri(prefix)
     if "object" in attrs or "id" in attrs:
         raise InputError("--pkcs11 names the token only: sceau labels each key sceau-<role>")
-    path, _, query = prefix.partition("?")
-    tail = f"?{query}" if query else ""
-    return {role: f"{path.rstrip(';')};object=sceau-{role}{tail}" for role in TOKEN_ROLES}
+    return {role: relabel(prefix, f"sceau-{role}") for role in TOKEN_ROLES}
 
 
 def _make_in_token(uris: dict[str, str]) -> dict[str, Signer]:

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,28 +117,25 @@ class LiveInstance:
                 configs = {}
                 parts = self._build(cfg, material, None, old.parts)
             self.cfg = cfg
-            changed = changed_logs(engine, configs)
-            for name, (before, after) in changed.items():
-                engine.log(name).use_signers([*after, *before])
-            new = Generation(parts, Router(routes=parts.routes))
-            new.start()
-            old.retired = True
-            if old.in_flight == 0:
-                old.drained.set()
-            self.switch.current = new
+
+            async def switch_over() -> None:
+                new = Generation(parts, Router(routes=parts.routes))
+                new.start()
+                old.retired = True
+                if old.in_flight == 0:
+                    old.drained.set()
+                self.switch.current = new
+                try:
+                    await asyncio.wait_for(old.drained.wait(), DRAIN_SECONDS)
+                except TimeoutError:
+                    log.warning(
+                        "reload: %d request(s) of the previous keys still running after %.0f s",
+                        old.in_flight,
+                        DRAIN_SECONDS,
+                    )
+
+            sizes = await switch_log_keys(engine, configs, switch_over)
             self.generation += 1
-            try:
-                await asyncio.wait_for(old.drained.wait(), DRAIN_SECONDS)
-            except TimeoutError:
-                log.warning(
-                    "reload: %d request(s) of the previous keys still running after %.0f s",
-                    old.in_flight,
-                    DRAIN_SECONDS,
-                )
-            sizes = {}
-            for name, (_before, after) in changed.items():
-                engine.log(name).use_signers(after)
-                sizes[name] = await engine.log(name).resign()
             await old.close()
             done = {
                 "generation": self.generation,
@@ -149,14 +146,25 @@ class LiveInstance:
             return done
 
 
-def changed_logs(engine: Any, configs: dict[str, Any]) -> dict[str, tuple[list[Any], list[Any]]]:
-    """Log name → (signers now, signers wanted) for the logs whose keys differ."""
-    out = {}
-    for name, wanted in configs.items():
+async def switch_log_keys(
+    engine: Any, configs: dict[str, Any], switch_over: Callable[[], Awaitable[None]]
+) -> dict[str, int]:
+    """Steps 2 and 4: the logs whose keys ``configs`` change sign with both keys while
+    ``switch_over()`` moves the services to them, then with the new key alone, their heads
+    re-signed; returns those logs' sizes. If ``switch_over`` fails, both keys stay."""
+    changed = {}
+    for name, wanted in (configs if engine is not None else {}).items():
         current = list(engine.log(name).config.note_signers)
         if [s.key_id for s in current] != [s.key_id for s in wanted.note_signers]:
-            out[name] = (current, list(wanted.note_signers))
-    return out
+            changed[name] = (current, list(wanted.note_signers))
+    for name, (before, after) in changed.items():
+        engine.log(name).use_signers([*after, *before])
+    await switch_over()
+    sizes = {}
+    for name, (_before, after) in changed.items():
+        engine.log(name).use_signers(after)
+        sizes[name] = await engine.log(name).resign()
+    return sizes
 
 
 async def _load(current: InstanceConfig) -> tuple[InstanceConfig, Any]:
@@ -198,14 +206,7 @@ class SequencerReload:
                 with contextlib.suppress(Exception):
                     await close()
             self.cfg = cfg
-            changed = changed_logs(self.engine, configs)
-            for name, (before, after) in changed.items():
-                self.engine.log(name).use_signers([*after, *before])
-            await self._reload_workers()
-            sizes = {}
-            for name, (_before, after) in changed.items():
-                self.engine.log(name).use_signers(after)
-                sizes[name] = await self.engine.log(name).resign()
+            sizes = await switch_log_keys(self.engine, configs, self._reload_workers)
             self.generation += 1
             done = {
                 "generation": self.generation,

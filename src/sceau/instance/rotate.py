@@ -37,7 +37,6 @@ import dataclasses
 import datetime as dt
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -112,15 +111,8 @@ def _resign_log(cfg: InstanceConfig, log_name: str, key_name: str, old: Any, new
     """Re-sign the stored head of ``log_name`` with ``new`` after checking it with ``old``
     (the old key's public half)."""
     from sceau.instance.storage import open_storage
-    from sceau.log.storage import BatchWrite, TreeHead
-    from sceau.note import (
-        Checkpoint,
-        NoteError,
-        note_signer,
-        note_verifier,
-        open_checkpoint,
-        sign_note,
-    )
+    from sceau.log.model import LogConfig, resign_write
+    from sceau.note import NoteError, note_signer, note_verifier, open_checkpoint
 
     storage = open_storage(cfg)
     try:
@@ -138,14 +130,9 @@ def _resign_log(cfg: InstanceConfig, log_name: str, key_name: str, old: Any, new
             ) from e
         if (cp.size, cp.root_hash) != (head.size, head.root_hash):
             raise InternalError(f"log {log_name!r}: stored checkpoint does not match its head")
-        body = Checkpoint(cp.origin, cp.size, cp.root_hash, cp.extensions).body()
-        note = sign_note(body, [note_signer(key_name, new)])
-        ts = max(time.time_ns() // 1_000_000, head.timestamp_ms)
-        storage.commit(
-            BatchWrite(
-                log_name, head.size, TreeHead(head.size, head.root_hash, note, ts), {}, [], []
-            )
-        )
+        # the same head under the new key, as a running server's sequencer re-signs it
+        config = LogConfig(log_name, cp.origin, [note_signer(key_name, new)])
+        storage.commit(resign_write(config, head))
         size: int = head.size
         return size
     finally:

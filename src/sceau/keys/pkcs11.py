@@ -99,19 +99,15 @@ def _secret_file(path: str, what: str) -> str:
     return value
 
 
-def token_pin(
-    attrs: dict[str, str | bytes], *, allow_pin_value: bool = False, where: str = "PKCS#11"
-) -> str:
+def token_pin(attrs: dict[str, str | bytes], *, where: str = "PKCS#11") -> str:
     """The user PIN: ``pin-source`` file, else ``$SCEAU_PKCS11_PIN``, else the file in
-    ``$SCEAU_PKCS11_PIN_FILE``; ``pin-value`` only where the URI is not stored in a file.
+    ``$SCEAU_PKCS11_PIN_FILE``; never ``pin-value`` (the URI is stored in sceau.toml).
     A missing PIN is an error now, not a login failure on the first signature."""
     if "pin-value" in attrs:
-        if not allow_pin_value:
-            raise InputError(
-                f"a PKCS#11 URI in sceau.toml must not carry pin-value: set {PIN_ENV} or "
-                f"{PIN_FILE_ENV}, or use pin-source=FILE"
-            )
-        return str(attrs["pin-value"])
+        raise InputError(
+            f"a PKCS#11 URI in sceau.toml must not carry pin-value: set {PIN_ENV} or "
+            f"{PIN_FILE_ENV}, or use pin-source=FILE"
+        )
     if "pin-source" in attrs:
         return _secret_file(str(attrs["pin-source"]).removeprefix("file:"), "PKCS#11 pin-source")
     if os.environ.get(PIN_ENV):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -80,8 +81,9 @@ def sign_certificate(builder: x509.CertificateBuilder, signer: Signer) -> x509.C
 
     For a token: the builder is signed once with a stand-in key of the same curve, which
     gives the DER of the TBSCertificate and the signatureAlgorithm exactly as cryptography
-    writes them; the token signs the TBS; the certificate is reassembled around that
-    signature and checked against the signer's public key before it is returned."""
+    writes them; the token signs the TBS; its signature replaces the stand-in's
+    (asn1crypto re-encodes only that field), and the certificate is checked against the
+    signer's public key before it is returned."""
     key = signing_key(signer)
     if key is not None:
         return builder.sign(key, signature_hash(key))
@@ -92,40 +94,15 @@ def sign_certificate(builder: x509.CertificateBuilder, signer: Signer) -> x509.C
         stand_in = _STAND_INS[public.curve.name] = ec.generate_private_key(public.curve)
     draft = builder.sign(stand_in, signature_hash(public))
     tbs = draft.tbs_certificate_bytes
-    algorithm = _second_element(draft.public_bytes(serialization.Encoding.DER), len(tbs))
     signature = signer.sign(tbs)
-    bits = _der(0x03, b"\x00" + signature)
-    cert = x509.load_der_x509_certificate(_der(0x30, tbs + algorithm + bits))
+    shell = asn1_x509.Certificate.load(draft.public_bytes(serialization.Encoding.DER))
+    shell["signature_value"] = signature  # TBS and algorithm keep their encoded bytes
+    cert = x509.load_der_x509_certificate(shell.dump())
     try:
         public.verify(signature, tbs, ec.ECDSA(signature_hash(public)))
     except InvalidSignature as e:
         raise InternalError("the CA key in the token made a signature that does not verify") from e
     return cert
-
-
-def _der(tag: int, content: bytes) -> bytes:
-    n = len(content)
-    if n < 0x80:
-        return bytes([tag, n]) + content
-    length = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(length)]) + length + content
-
-
-def _second_element(certificate: bytes, tbs_length: int) -> bytes:
-    """The signatureAlgorithm TLV of a DER Certificate whose TBSCertificate (the first
-    element) is ``tbs_length`` bytes long."""
-    header = 2 + (certificate[1] & 0x7F if certificate[1] & 0x80 else 0)
-    start = header + tbs_length
-    length = certificate[start + 1]
-    if length & 0x80:
-        size = length & 0x7F
-        return certificate[
-            start : start
-            + 2
-            + size
-            + int.from_bytes(certificate[start + 2 : start + 2 + size], "big")
-        ]
-    return certificate[start : start + 2 + length]
 
 
 def _name(org: str, cn: str) -> x509.Name:
